@@ -1,0 +1,32 @@
+/*
+ * tdx-emu: QOM object that owns the emulated TDX module.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HW_TDX_EMU_H
+#define HW_TDX_EMU_H
+
+#include "qom/object.h"
+
+#define TYPE_TDX_EMU "tdx-emu"
+OBJECT_DECLARE_SIMPLE_TYPE(TdxEmuState, TDX_EMU)
+
+/*
+ * KeyIDs are carved from the top physical-address bits, so their total is a
+ * power of two no larger than 2^TDX_EMU_MAX_KEYID_BITS.
+ */
+#define TDX_EMU_MAX_KEYID_BITS 6
+
+struct TdxEmuState {
+    Object parent_obj;
+
+    /* Properties; fixed once the object is complete. */
+    uint32_t tdx_keyids;
+    uint32_t mktme_keyids;
+    uint64_t seed;
+    uint64_t hold_window_ns;
+
+    bool complete;
+};
+
+#endif

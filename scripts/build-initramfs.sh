@@ -1,0 +1,27 @@
+#!/bin/bash
+# Build the L1 initramfs: busybox (from Debian's busybox-static), guest/init,
+# guest/jobs/* and the static guest tools of the native build.
+# Usage: build-initramfs.sh NATIVE_BUILD_DIR. Prints INITRAMFS=path.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+native=${1:?usage: build-initramfs.sh NATIVE_BUILD_DIR}
+BUSYBOX=${BUSYBOX:-/bin/busybox}
+[ -x "$BUSYBOX" ] && file -L "$BUSYBOX" | grep -q 'statically linked' ||
+    die "$BUSYBOX is not a static busybox (install busybox-static)"
+
+OUT=$TDX_EMU_CACHE/build/initramfs
+rm -rf "$OUT/root"; mkdir -p "$OUT/root"/{bin,sbin,jobs,proc,sys,dev,tmp,etc}
+cp "$BUSYBOX" "$OUT/root/bin/busybox"
+cp "$TDX_EMU_ROOT/guest/init" "$OUT/root/init"
+cp "$TDX_EMU_ROOT"/guest/jobs/* "$OUT/root/jobs/"
+for prog in $(sed -n "s/^ *'\([a-z0-9_-]*\)': files(.*/\1/p" "$TDX_EMU_ROOT/guest/meson.build"); do
+    [ -x "$native/guest/$prog" ] || die "guest tool $prog missing from $native/guest"
+    cp "$native/guest/$prog" "$OUT/root/bin/"
+done
+chmod +x "$OUT/root/init" "$OUT/root/jobs"/*
+# A fixed order and timestamps make the archive reproducible.
+(cd "$OUT/root" && find . -print0 | LC_ALL=C sort -z |
+    cpio --null -o -H newc --reproducible -R 0:0 2>/dev/null) | gzip -9n > "$OUT/initramfs.cpio.gz.tmp"
+mv "$OUT/initramfs.cpio.gz.tmp" "$OUT/initramfs.cpio.gz"
+echo "INITRAMFS=$OUT/initramfs.cpio.gz"

@@ -1,0 +1,25 @@
+#!/bin/bash
+# Build everything from nothing (or incrementally): install packages, fetch
+# sources, build the QEMU fork, the L1 kernel, the native parts and the L1
+# initramfs. Writes the artifact paths to $TDX_EMU_CACHE/artifacts.env,
+# which run-l1.sh and the tests read.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+t0=$(now_s)
+bash "$TDX_EMU_ROOT/scripts/install-deps.sh"
+mkdir -p "$TDX_EMU_CACHE"
+{
+    bash "$TDX_EMU_ROOT/scripts/fetch-sources.sh" firmware
+    bash "$TDX_EMU_ROOT/scripts/build-native.sh"
+} > "$TDX_EMU_CACHE/artifacts.env.tmp"
+eval "$(cat "$TDX_EMU_CACHE/artifacts.env.tmp")"
+bash "$TDX_EMU_ROOT/scripts/build-initramfs.sh" "$NATIVE_BUILD" >> "$TDX_EMU_CACHE/artifacts.env.tmp"
+t1=$(now_s)
+bash "$TDX_EMU_ROOT/scripts/build-qemu.sh" >> "$TDX_EMU_CACHE/artifacts.env.tmp"
+log "QEMU step: $(elapsed "$t1") s"
+t1=$(now_s)
+bash "$TDX_EMU_ROOT/scripts/build-kernel.sh" >> "$TDX_EMU_CACHE/artifacts.env.tmp"
+log "kernel step: $(elapsed "$t1") s"
+mv "$TDX_EMU_CACHE/artifacts.env.tmp" "$TDX_EMU_CACHE/artifacts.env"
+log "build complete in $(elapsed "$t0") s; artifacts in $TDX_EMU_CACHE/artifacts.env"

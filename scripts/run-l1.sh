@@ -1,0 +1,86 @@
+#!/bin/bash
+# Boot L1 (the Linux KVM/TDX host kernel) under the tdx-emu QEMU fork with
+# TCG, serial console on stdout, and return when L1 powers off.
+#
+# usage: run-l1.sh [options] [-- extra QEMU arguments]
+#   --smp N          L1 vCPUs (default 2)
+#   --mem SIZE       L1 memory (default 2G)
+#   --job NAME       run guest/jobs/NAME inside L1 (default show-tdx)
+#   --append ARGS    extra kernel command line
+#   --no-tdx-emu     plain QEMU behaviour: no tdx-emu object
+#   --timeout SEC    give up after SEC seconds (default 300)
+#   --log FILE       also write the console to FILE
+#   --quiet          do not echo the console, print only the summary
+#
+# Exit status: 0 when L1 reached init and its job succeeded; the job's
+# status when it failed; 2 when L1 never reached init; 3 when L1 reached init
+# but did not finish (hang, crash, timeout).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+smp=2 mem=2G job=show-tdx append= tdx=1 timeout_s=300 logfile= quiet=0
+extra=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --smp) smp=$2; shift 2 ;;
+        --mem) mem=$2; shift 2 ;;
+        --job) job=$2; shift 2 ;;
+        --append) append=$2; shift 2 ;;
+        --no-tdx-emu) tdx=0; shift ;;
+        --timeout) timeout_s=$2; shift 2 ;;
+        --log) logfile=$2; shift 2 ;;
+        --quiet) quiet=1; shift ;;
+        --) shift; extra=("$@"); break ;;
+        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown option $1 (see --help)" ;;
+    esac
+done
+
+ART=$TDX_EMU_CACHE/artifacts.env
+[ -f "$ART" ] || die "nothing built yet: run scripts/build.sh first"
+eval "$(cat "$ART")"
+for v in QEMU_BINARY KERNEL_IMAGE INITRAMFS FIRMWARE_DIR; do
+    [ -e "${!v:-/nonexistent}" ] || die "$v (${!v:-unset}) is missing: run scripts/build.sh"
+done
+
+args=(-M q35 -accel tcg,thread=multi -cpu max -smp "$smp" -m "$mem"
+      -display none -monitor none -serial stdio -nic none -no-reboot
+      -L "$FIRMWARE_DIR" -kernel "$KERNEL_IMAGE" -initrd "$INITRAMFS"
+      -append "console=ttyS0 panic=-1 nohibernate tdx_emu.job=$job $append")
+[ $tdx = 1 ] && args+=(-object tdx-emu,id=tdx0)
+args+=("${extra[@]}")
+
+log_tmp=$(mktemp)
+trap 'rm -f "$log_tmp"' EXIT
+t0=$EPOCHREALTIME
+init_at=
+set +e
+timeout --foreground -k 5 "$timeout_s" "$QEMU_BINARY" "${args[@]}" < /dev/null 2>&1 |
+while IFS= read -r line; do
+    line=${line%$'\r'}
+    printf '%s\n' "$line" >> "$log_tmp"
+    [ $quiet = 1 ] || printf '%s\n' "$line"
+    if [ -z "$init_at" ] && [[ $line == "TDX-EMU-L1: init reached"* ]]; then
+        init_at=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+        printf 'TDX-EMU-HOST: init-seconds=%s\n' "$init_at" >> "$log_tmp"
+    fi
+done
+qemu_rc=${PIPESTATUS[0]}
+set -e
+total=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+[ -n "$logfile" ] && cp "$log_tmp" "$logfile"
+
+echo "---- tdx-emu: L1 summary ----"
+grep -E 'virt/tdx|kvm_intel|kvm:|TDX-EMU-L1: (kvm|tdx|vm-types)' "$log_tmp" | sed 's/^/  /' || true
+init_s=$(sed -n 's/^TDX-EMU-HOST: init-seconds=//p' "$log_tmp")
+if [ -z "$init_s" ]; then
+    echo "L1 did not reach init (QEMU exit $qemu_rc after ${total}s)"
+    exit 2
+fi
+done_rc=$(sed -n 's/^TDX-EMU-L1: done rc=\([0-9]*\).*/\1/p' "$log_tmp" | tail -n1)
+if [ -z "$done_rc" ]; then
+    echo "L1 reached init in ${init_s}s but did not finish (QEMU exit $qemu_rc after ${total}s)"
+    exit 3
+fi
+echo "L1 reached init in ${init_s}s, job '$job' exited $done_rc, QEMU exited $qemu_rc after ${total}s"
+exit "$done_rc"

@@ -1,0 +1,91 @@
+#!/bin/bash
+# Run every tdx-emu test, building whatever is missing first:
+#   unit     native tests of the core (plain, ASan+UBSan, TSan builds)
+#   fuzz     libFuzzer targets, bounded runs (FUZZ_SECONDS each, default 60)
+#   qtest    QEMU qtests of the fork (tests/qtest)
+#   system   end-to-end tests that boot L1 (tests/system)
+# usage: test.sh [unit|fuzz|qtest|system ...]   (default: all)
+# Ends with "N passed, N failed"; exit status is non-zero if anything failed.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+groups=("$@")
+[ ${#groups[@]} -gt 0 ] || groups=(unit fuzz qtest system)
+export FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+
+passed=0 failed=0 failures=()
+result() {   # name rc
+    if [ "$2" = 0 ]; then
+        passed=$((passed + 1)); echo "PASS: $1"
+    else
+        failed=$((failed + 1)); failures+=("$1"); echo "FAIL: $1 (exit $2)"
+    fi
+}
+
+bash "$TDX_EMU_ROOT/scripts/build.sh" || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+eval "$(cat "$TDX_EMU_CACHE/artifacts.env")"
+
+meson_suite() {   # label build-dir suite [meson options...]
+    local label=$1 dir=$2 suite=$3; shift 3
+    local out
+    out=$(NATIVE_BUILD=$dir NATIVE_OPTS="$*" bash "$TDX_EMU_ROOT/scripts/build-native.sh") ||
+        { result "$label: build" 1; return; }
+    if ! meson test -C "$dir" --no-rebuild --suite "$suite" --print-errorlogs > "$dir.$suite.log" 2>&1; then
+        grep -E '^ *[0-9]+/[0-9]+ ' "$dir.$suite.log" | grep -v ' OK ' | sed "s/^/  [$label] /"
+        sed -n '/Summary of Failures/,$p' "$dir.$suite.log" | head -40
+        result "$label" 1
+    else
+        local n
+        n=$(grep -cE '^ *[0-9]+/[0-9]+ .* OK ' "$dir.$suite.log")
+        result "$label ($n tests)" 0
+    fi
+}
+
+B=$TDX_EMU_CACHE/build
+for g in "${groups[@]}"; do
+    case "$g" in
+    unit)
+        meson_suite "unit" "$NATIVE_BUILD" unit
+        meson_suite "unit-asan-ubsan" "$B/native-asan" unit \
+            -Db_sanitize=address,undefined -Dguest_tools=false
+        CC=clang meson_suite "unit-tsan" "$B/native-tsan" unit \
+            -Db_sanitize=thread -Db_lundef=false -Dguest_tools=false
+        ;;
+    fuzz)
+        CC=clang meson_suite "fuzz (${FUZZ_SECONDS}s per target)" "$B/native-fuzz" fuzz \
+            -Dfuzzing=true -Db_lundef=false -Dguest_tools=false
+        ;;
+    qtest)
+        qt=$(cd "$TDX_EMU_ROOT/tests/qtest" && ls tdx-emu*.c | sed 's/\.c$//')
+        if ! ninja -C "$QEMU_BUILD" $(for t in $qt; do echo "tests/qtest/$t"; done) > "$QEMU_BUILD/qtest-build.log" 2>&1; then
+            tail -30 "$QEMU_BUILD/qtest-build.log"; result "qtest: build" 1; continue
+        fi
+        for t in $qt; do
+            if (cd "$QEMU_BUILD" && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
+                    timeout 600 "./tests/qtest/$t" --tap -k) > "$QEMU_BUILD/$t.log" 2>&1; then
+                result "qtest: $t ($(grep -c '^ok ' "$QEMU_BUILD/$t.log") cases)" 0
+            else
+                grep -E '^not ok|^# |ERROR|assert' "$QEMU_BUILD/$t.log" | head -30
+                result "qtest: $t" 1
+            fi
+        done
+        ;;
+    system)
+        for t in "$TDX_EMU_ROOT"/tests/system/test-*.sh; do
+            name=$(basename "$t" .sh)
+            if bash "$t" > "$B/system-$name.log" 2>&1; then
+                result "system: $name" 0
+                grep -E '^(ok|measured):' "$B/system-$name.log" | sed 's/^/  /'
+            else
+                tail -40 "$B/system-$name.log"
+                result "system: $name" 1
+            fi
+        done
+        ;;
+    *) echo "unknown test group $g"; result "$g" 1 ;;
+    esac
+done
+
+[ $failed = 0 ] || printf 'failed: %s\n' "${failures[@]}"
+echo "$passed passed, $failed failed"
+[ $failed = 0 ]
