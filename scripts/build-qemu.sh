@@ -67,5 +67,15 @@ log "building QEMU in $BUILD"
 ninja -C "$BUILD" -j"$(nproc)" qemu-system-x86_64 >"$BUILD/ninja.log" 2>&1 ||
     { grep -E 'error|Error' "$BUILD/ninja.log" | head -30 >&2; die "QEMU build failed (log: $BUILD/ninja.log)"; }
 log "QEMU built in $(elapsed "$t0") s"
+
+# Debian's +ds source has no firmware blobs; put the ones from Debian's
+# seabios/qemu-system-data packages where a build-tree QEMU looks (qtests
+# start it without -L).
+eval "$(bash "$TDX_EMU_ROOT/scripts/fetch-sources.sh" firmware)"
+datadir=$(find "$BUILD/qemu-bundle" -path '*/share/qemu' -type d | head -n1)
+[ -n "$datadir" ] || die "no share/qemu in $BUILD/qemu-bundle"
+for f in "$FIRMWARE_DIR"/*; do
+    ln -sfn "$f" "$datadir/$(basename "$f")"
+done
 echo "QEMU_BUILD=$BUILD"
 echo "QEMU_BINARY=$BUILD/qemu-system-x86_64"

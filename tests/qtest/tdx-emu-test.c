@@ -19,7 +19,7 @@ static uint64_t qom_get_uint(QTestState *qts, const char *path,
     uint64_t v;
 
     g_assert(qdict_haskey(rsp, "return"));
-    v = qdict_get_uint(rsp, "return");
+    v = qdict_get_int(rsp, "return");
     qobject_unref(rsp);
     return v;
 }
@@ -42,7 +42,7 @@ static char *qmp_expect_error(QTestState *qts, QDict *rsp)
 
 static void test_properties_from_command_line(void)
 {
-    QTestState *qts = qtest_init("-machine q35 -accel tcg "
+    QTestState *qts = qtest_init("-machine q35 -accel tcg -nodefaults "
                                  "-object tdx-emu,id=tdx0,tdx-keyids=8,"
                                  "mktme-keyids=2,seed=42,hold-window-ns=1000");
     QDict *rsp;
@@ -87,7 +87,7 @@ static void test_properties_from_command_line(void)
 
 static void test_defaults_and_validation(void)
 {
-    QTestState *qts = qtest_init("-machine q35 -accel tcg");
+    QTestState *qts = qtest_init("-machine q35 -accel tcg -nodefaults");
     QDict *rsp;
     char *desc;
 

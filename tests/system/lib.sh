@@ -1,0 +1,28 @@
+# Helpers for system tests. Each test is a bash script that boots L1 through
+# scripts/run-l1.sh and asserts on what L1 printed. Output conventions:
+#   "ok: ..."        an assertion that held (listed by scripts/test.sh)
+#   "measured: ..."  a figure worth reading (boot time, ...)
+#   "FAIL: ..."      expected X, got Y; the test exits non-zero
+# shellcheck shell=bash
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+fail() { echo "FAIL: $*"; exit 1; }
+ok() { echo "ok: $*"; }
+
+# boot NAME [run-l1 options]: boots L1, console in $WORK/NAME.log, status in $rc
+boot() {
+    local name=$1; shift
+    rc=0
+    bash "$ROOT/scripts/run-l1.sh" --quiet --log "$WORK/$name.log" "$@" > "$WORK/$name.summary" 2>&1 || rc=$?
+    cat "$WORK/$name.summary"
+}
+
+# expect_line NAME REGEX WHAT: the console of boot NAME has a line matching REGEX
+expect_line() {
+    grep -qE "$2" "$WORK/$1.log" ||
+        fail "$3: expected a console line matching /$2/, got none (console: $(grep -cE '' "$WORK/$1.log") lines; kernel TDX/KVM lines: $(grep -E 'tdx|kvm' "$WORK/$1.log" | tr '\n' '|'))"
+    ok "$3: $(grep -m1 -E "$2" "$WORK/$1.log" | sed 's/^\[[ 0-9.]*\] //')"
+}
