@@ -71,7 +71,7 @@ total=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
 [ -n "$logfile" ] && cp "$log_tmp" "$logfile"
 
 echo "---- tdx-emu: L1 summary ----"
-grep -E 'virt/tdx|kvm_intel|kvm:|TDX-EMU-L1: (kvm|tdx|vm-types)' "$log_tmp" | sed 's/^/  /' || true
+grep -E 'virt/tdx|kvm_intel|kvm:|TDX-EMU-L1: (kvm|tdx|vm-types)' "$log_tmp" | awk '!seen[$0]++' | sed 's/^/  /' || true
 init_s=$(sed -n 's/^TDX-EMU-HOST: init-seconds=//p' "$log_tmp")
 if [ -z "$init_s" ]; then
     echo "L1 did not reach init (QEMU exit $qemu_rc after ${total}s)"

@@ -5,7 +5,7 @@
 #   qtest    QEMU qtests of the fork (tests/qtest)
 #   system   end-to-end tests that boot L1 (tests/system)
 # usage: test.sh [unit|fuzz|qtest|system ...]   (default: all)
-# Ends with "N passed, N failed"; exit status is non-zero if anything failed.
+# Ends with "N passed, N failed, N skipped"; exit status is non-zero if anything failed.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -13,7 +13,7 @@ groups=("$@")
 [ ${#groups[@]} -gt 0 ] || groups=(unit fuzz qtest system)
 export FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 
-passed=0 failed=0 failures=()
+passed=0 failed=0 skipped=0 failures=()
 result() {   # name rc
     if [ "$2" = 0 ]; then
         passed=$((passed + 1)); echo "PASS: $1"
@@ -37,7 +37,12 @@ meson_suite() {   # label build-dir suite [meson options...]
     else
         local n
         n=$(grep -cE '^ *[0-9]+/[0-9]+ .* OK ' "$dir.$suite.log")
-        result "$label ($n tests)" 0
+        if [ "$n" = 0 ]; then
+            # A suite that ran nothing proves nothing: say so, don't pass it.
+            skipped=$((skipped + 1)); echo "SKIP: $label (no tests in suite '$suite')"
+        else
+            result "$label ($n tests)" 0
+        fi
     fi
 }
 
@@ -87,5 +92,5 @@ for g in "${groups[@]}"; do
 done
 
 [ $failed = 0 ] || printf 'failed: %s\n' "${failures[@]}"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ $failed = 0 ]
