@@ -8,6 +8,7 @@ set -euo pipefail
 
 BUILD=${NATIVE_BUILD:-$TDX_EMU_CACHE/build/native}
 read -r -a opts <<< "${NATIVE_OPTS:-}"
+mkdir -p "$(dirname "$BUILD")"
 if [ ! -f "$BUILD/build.ninja" ]; then
     meson setup "$BUILD" "$TDX_EMU_ROOT" "${opts[@]}" >"$BUILD.setup.log" 2>&1 ||
         { cat "$BUILD.setup.log" >&2; die "meson setup of $BUILD failed"; }

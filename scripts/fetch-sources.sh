@@ -26,7 +26,7 @@ fetch_qemu() {
     # Re-check what the suite serves at most once a day; use the cached copy offline.
     if [ -z "$dsc" ] || [ -z "$(find "$dsc" -mtime -1 2>/dev/null)" ]; then
         bash "$TDX_EMU_ROOT/scripts/setup-apt.sh"
-        (cd "$DL" && apt-get source -q --download-only "qemu/$QEMU_SUITE" >&2) ||
+        (cd "$DL" && apt-get source -q -o APT::Sandbox::User=root --download-only "qemu/$QEMU_SUITE" >&2) ||
             { [ -n "$dsc" ] || die "could not download the qemu source package of $QEMU_SUITE"; }
         dsc=$(ls -t "$DL"/qemu_*.dsc | head -n1)
     fi
@@ -61,7 +61,7 @@ fetch_kernel() {
             [ -n "$pkg" ] || die "the registry serves no linux-source-7.x package"
             log "linux-source-7.2 is not served; using $pkg (TDX options are re-verified in .config)"
         fi
-        (cd "$DL" && apt-get download -q "$pkg" >&2) ||
+        (cd "$DL" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2) ||
             { [ -n "$deb" ] || die "could not download $pkg"; }
         deb=$(ls -t "$DL"/"$pkg"_*.deb | head -n1)
     fi
@@ -87,7 +87,7 @@ fetch_firmware() {
     bash "$TDX_EMU_ROOT/scripts/setup-apt.sh"
     mkdir -p "$fw" "$DL/fw"
     for p in seabios qemu-system-data; do
-        (cd "$DL/fw" && apt-get download -q "$p/$QEMU_SUITE" >&2) || die "could not download $p"
+        (cd "$DL/fw" && apt-get download -q -o APT::Sandbox::User=root "$p/$QEMU_SUITE" >&2) || die "could not download $p"
     done
     rm -rf "$DL/fw/x"
     for deb in "$DL"/fw/*.deb; do dpkg-deb -x "$deb" "$DL/fw/x"; done
