@@ -17,9 +17,11 @@ fragments=("$TDX_EMU_ROOT"/patches-kernel/*.config)
 cfg_hash=$(cat "${fragments[@]}" | md5sum | cut -c1-16)
 if [ "$(cat "$OUT/.tdx-emu-config" 2>/dev/null)" != "$cfg_hash" ] || [ ! -f "$OUT/.config" ]; then
     log "configuring Linux $kver (tinyconfig + ${fragments[*]##*/})"
-    "${MAKE[@]}" -s tinyconfig >&2
-    (cd "$OUT" && "$KERNEL_SRC/scripts/kconfig/merge_config.sh" -m -O "$OUT" "$OUT/.config" "${fragments[@]}" >&2)
-    "${MAKE[@]}" -s olddefconfig >&2
+    {
+        "${MAKE[@]}" -s tinyconfig &&
+        (cd "$OUT" && "$KERNEL_SRC/scripts/kconfig/merge_config.sh" -m -O "$OUT" "$OUT/.config" "${fragments[@]}") &&
+        "${MAKE[@]}" -s olddefconfig
+    } >"$OUT/config.log" 2>&1 || { tail -20 "$OUT/config.log" >&2; die "kernel configuration failed (log: $OUT/config.log)"; }
     echo "$cfg_hash" > "$OUT/.tdx-emu-config"
 fi
 
