@@ -18,7 +18,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-smp=2 mem=2G job=show-tdx append= tdx=1 timeout_s=300 logfile= quiet=0
+smp=2 mem=2G job=show-tdx append='' tdx=1 timeout_s=300 logfile='' quiet=0
 extra=()
 while [ $# -gt 0 ]; do
     case "$1" in

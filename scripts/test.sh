@@ -28,7 +28,7 @@ eval "$(cat "$TDX_EMU_CACHE/artifacts.env")"
 meson_suite() {   # label build-dir suite [meson options...]
     local label=$1 dir=$2 suite=$3; shift 3
     local out
-    out=$(NATIVE_BUILD=$dir NATIVE_OPTS="$*" bash "$TDX_EMU_ROOT/scripts/build-native.sh") ||
+    NATIVE_BUILD=$dir NATIVE_OPTS="$*" bash "$TDX_EMU_ROOT/scripts/build-native.sh" >/dev/null ||
         { result "$label: build" 1; return; }
     if ! meson test -C "$dir" --no-rebuild --suite "$suite" --print-errorlogs > "$dir.$suite.log" 2>&1; then
         grep -E '^ *[0-9]+/[0-9]+ ' "$dir.$suite.log" | grep -v ' OK ' | sed "s/^/  [$label] /"
