@@ -52,14 +52,17 @@ for f in "$TDX_EMU_ROOT"/tests/qtest/tdx-emu*.c; do
     [ -e "$f" ] && ln -sfn "$f" "$TREE/tests/qtest/$(basename "$f")"
 done
 
-if [ ! -f "$BUILD/build.ninja" ]; then
+conf=(--target-list=x86_64-softmmu --without-default-features
+      --enable-tcg --enable-slirp --disable-docs --disable-install-blobs
+      --disable-werror --python=/usr/bin/python3)
+# QEMU's configure hands --cc to meson word-split, so "ccache gcc" works.
+command -v ccache >/dev/null && conf+=(--cc="ccache gcc")
+if [ "$(cat "$BUILD/.tdx-emu-configure" 2>/dev/null)" != "${conf[*]}" ] || [ ! -f "$BUILD/build.ninja" ]; then
     log "configuring QEMU"
-    mkdir -p "$BUILD"
-    (cd "$BUILD" && "$TREE/configure" \
-        --target-list=x86_64-softmmu --without-default-features \
-        --enable-tcg --enable-slirp --disable-docs --disable-install-blobs \
-        --disable-werror --python=/usr/bin/python3 >"$BUILD/configure.log" 2>&1) ||
+    rm -rf "$BUILD"; mkdir -p "$BUILD"
+    (cd "$BUILD" && "$TREE/configure" "${conf[@]}" >"$BUILD/configure.log" 2>&1) ||
         { tail -30 "$BUILD/configure.log" >&2; die "QEMU configure failed (log: $BUILD/configure.log)"; }
+    echo "${conf[*]}" > "$BUILD/.tdx-emu-configure"
 fi
 
 t0=$(now_s)
