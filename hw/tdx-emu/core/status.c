@@ -1,5 +1,6 @@
 /* Names for TDX completion statuses, for traces, HMP and test messages. */
 #include <stddef.h>
+#include <stdio.h>
 
 #include "tdx-status.h"
 
@@ -9,9 +10,9 @@ struct status_name {
 };
 
 static const struct status_name status_names[] = {
-    { TDX_SUCCESS,                    "TDX_SUCCESS" },
-    { TDX_OPERAND_BUSY,               "TDX_OPERAND_BUSY" },
-    { TDX_OPERAND_BUSY_HOST_PRIORITY, "TDX_OPERAND_BUSY_HOST_PRIORITY" },
+#define X(name, value) { value, #name },
+#include "tdx-status-list.h"
+#undef X
 };
 
 const char *tdx_status_name(uint64_t status, uint32_t *operand)
@@ -27,4 +28,19 @@ const char *tdx_status_name(uint64_t status, uint32_t *operand)
         }
     }
     return NULL;
+}
+
+const char *tdx_status_format(uint64_t status, char *buf, unsigned len)
+{
+    uint32_t op;
+    const char *name = tdx_status_name(status, &op);
+
+    if (!name) {
+        snprintf(buf, len, "%#llx", (unsigned long long)status);
+    } else if (op) {
+        snprintf(buf, len, "%s|%#x", name, op);
+    } else {
+        snprintf(buf, len, "%s", name);
+    }
+    return buf;
 }

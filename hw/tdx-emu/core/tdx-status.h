@@ -1,7 +1,7 @@
 /*
  * TDX completion status codes as the module returns them in RAX.
- * Values: Intel TDX module ABI spec, mirrored by Linux's
- * arch/x86/include/asm/shared/tdx_errno.h.
+ * The values live in tdx-status-list.h (one table, used for the constants
+ * and for their names).
  */
 #ifndef TDX_EMU_STATUS_H
 #define TDX_EMU_STATUS_H
@@ -13,21 +13,45 @@
 #define TDX_STATUS_CLASS_MASK   0xFFFFFFFF00000000ULL
 #define TDX_STATUS_OPERAND_MASK 0x00000000FFFFFFFFULL
 
-#define TDX_SUCCESS                      0x0000000000000000ULL
-#define TDX_OPERAND_BUSY                 0x8000020000000000ULL
-#define TDX_OPERAND_BUSY_HOST_PRIORITY   0x8000020400000000ULL
 
-/* Operand IDs reported in bits 31:0 with TDX_OPERAND_BUSY and friends. */
+#define X(name, value) static const uint64_t name = value;
+#include "tdx-status-list.h"
+#undef X
+
+/*
+ * Operand IDs reported in bits 31:0 with TDX_OPERAND_BUSY and friends
+ * (Intel tdx_1.5 error-code header; Linux's tdx_errno.h names a subset).
+ */
 enum tdx_operand_id {
-    TDX_OPERAND_ID_RCX      = 0x01,
-    TDX_OPERAND_ID_RDX      = 0x02,
-    TDX_OPERAND_ID_R8       = 0x08,
-    TDX_OPERAND_ID_TDR      = 0x80,
-    TDX_OPERAND_ID_TDCS     = 0x81,
-    TDX_OPERAND_ID_TDVPR    = 0x90,
-    TDX_OPERAND_ID_SEPT     = 0x92,
-    TDX_OPERAND_ID_TD_EPOCH = 0xA9,
-    TDX_OPERAND_ID_SYS      = 0xB8,
+    TDX_OPERAND_ID_RAX             = 0x00,
+    TDX_OPERAND_ID_RCX             = 0x01,
+    TDX_OPERAND_ID_RDX             = 0x02,
+    TDX_OPERAND_ID_R8              = 0x08,
+    TDX_OPERAND_ID_R9              = 0x09,
+    TDX_OPERAND_ID_ATTRIBUTES      = 0x40,
+    TDX_OPERAND_ID_XFAM            = 0x41,
+    TDX_OPERAND_ID_EXEC_CONTROLS   = 0x42,
+    TDX_OPERAND_ID_EPTP_CONTROLS   = 0x43,
+    TDX_OPERAND_ID_MAX_VCPUS       = 0x44,
+    TDX_OPERAND_ID_CPUID_CONFIG    = 0x45,
+    TDX_OPERAND_ID_TSC_FREQUENCY   = 0x46,
+    TDX_OPERAND_ID_TDMR_INFO_PA    = 0x60,
+    TDX_OPERAND_ID_TDR             = 0x80,
+    TDX_OPERAND_ID_TDCX            = 0x81,
+    TDX_OPERAND_ID_TDVPR           = 0x82,
+    TDX_OPERAND_ID_TDCS            = 0x90,
+    TDX_OPERAND_ID_TDVPS           = 0x91,
+    TDX_OPERAND_ID_SEPT            = 0x92,
+    TDX_OPERAND_ID_SEPT_ENTRY      = 0x93,
+    TDX_OPERAND_ID_RTMR            = 0xA8,
+    TDX_OPERAND_ID_TD_EPOCH        = 0xA9,
+    TDX_OPERAND_ID_OP_STATE        = 0xAC,
+    TDX_OPERAND_ID_METADATA_FIELD  = 0xB0,
+    TDX_OPERAND_ID_SYS             = 0xB8,
+    TDX_OPERAND_ID_TDMR            = 0xB9,
+    TDX_OPERAND_ID_KOT             = 0xBA,
+    TDX_OPERAND_ID_KET             = 0xBB,
+    TDX_OPERAND_ID_WBCACHE         = 0xBC,
 };
 
 /* True for any error status (bit 63). */
@@ -36,10 +60,18 @@ static inline bool tdx_status_is_error(uint64_t status)
     return (status >> 63) & 1;
 }
 
+static inline uint64_t tdx_status_class(uint64_t status)
+{
+    return status & TDX_STATUS_CLASS_MASK;
+}
+
 /*
  * Split a status into class and operand; returns a static, human-readable
  * name for the class ("TDX_OPERAND_BUSY", ...), or NULL when unknown.
  */
 const char *tdx_status_name(uint64_t status, uint32_t *operand);
+
+/* Formats "NAME|0xOP" (or the raw value) into buf; returns buf. */
+const char *tdx_status_format(uint64_t status, char *buf, unsigned len);
 
 #endif

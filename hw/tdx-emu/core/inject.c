@@ -1,0 +1,305 @@
+/* Injection engine and statistics; see inject.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "module.h"
+
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+void tdx_inject_init(struct tdx_inject *inj, uint64_t seed)
+{
+    memset(inj, 0, sizeof(*inj));
+    pthread_mutex_init(&inj->mutex, NULL);
+    inj->seed = seed;
+}
+
+void tdx_inject_fini(struct tdx_module *m)
+{
+    for (int i = 0; i < TDX_INJECT_MAX_RULES; i++) {
+        tdx_inject_release_hold(m, i);
+    }
+    pthread_mutex_destroy(&m->inject.mutex);
+}
+
+int tdx_inject_add_status_rule(struct tdx_module *m,
+                               const struct tdx_status_rule *rule,
+                               char *err, size_t errlen)
+{
+    struct tdx_inject *inj = &m->inject;
+    int id = -1;
+
+    if (rule->leaf != TDX_INJECT_ANY_LEAF &&
+        (rule->leaf < 0 || rule->leaf >= TDX_MAX_LEAF)) {
+        snprintf(err, errlen, "leaf %d out of range 0..%d", rule->leaf,
+                 TDX_MAX_LEAF - 1);
+        return -1;
+    }
+    if ((rule->when == TDX_INJECT_NTH || rule->when == TDX_INJECT_EVERY) &&
+        rule->n == 0) {
+        snprintf(err, errlen, "nth/every need n >= 1");
+        return -1;
+    }
+    if (rule->when == TDX_INJECT_PROB && !(rule->p >= 0.0 && rule->p <= 1.0)) {
+        snprintf(err, errlen, "probability must be within [0, 1]");
+        return -1;
+    }
+    if (rule->when > TDX_INJECT_FIRST) {
+        snprintf(err, errlen, "unknown trigger %d", (int)rule->when);
+        return -1;
+    }
+    if (rule->gpa_hi && rule->gpa_hi <= rule->gpa_lo) {
+        snprintf(err, errlen, "empty GPA range");
+        return -1;
+    }
+    pthread_mutex_lock(&inj->mutex);
+    for (int i = 0; i < TDX_INJECT_MAX_RULES; i++) {
+        if (!inj->status[i].used) {
+            struct tdx_status_rule_slot *s = &inj->status[i];
+
+            memset(s, 0, sizeof(*s));
+            s->used = true;
+            s->rule = *rule;
+            /* Each rule draws from its own stream: adding a rule does
+             * not change what the others decide. */
+            s->prng = inj->seed ^ (0xD1B54A32D192ED03ULL * (uint64_t)(i + 1));
+            atomic_fetch_add(&inj->num_status_rules, 1);
+            id = i;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&inj->mutex);
+    if (id < 0) {
+        snprintf(err, errlen, "all %d rule slots in use", TDX_INJECT_MAX_RULES);
+    }
+    return id;
+}
+
+bool tdx_inject_remove_status_rule(struct tdx_module *m, int id)
+{
+    struct tdx_inject *inj = &m->inject;
+    bool found = false;
+
+    if (id < 0 || id >= TDX_INJECT_MAX_RULES) {
+        return false;
+    }
+    pthread_mutex_lock(&inj->mutex);
+    if (inj->status[id].used) {
+        inj->status[id].used = false;
+        atomic_fetch_sub(&inj->num_status_rules, 1);
+        found = true;
+    }
+    pthread_mutex_unlock(&inj->mutex);
+    return found;
+}
+
+int64_t tdx_inject_fired(struct tdx_module *m, int id)
+{
+    int64_t n = -1;
+
+    if (id < 0 || id >= TDX_INJECT_MAX_RULES) {
+        return -1;
+    }
+    pthread_mutex_lock(&m->inject.mutex);
+    if (m->inject.status[id].used) {
+        n = (int64_t)m->inject.status[id].fired;
+    }
+    pthread_mutex_unlock(&m->inject.mutex);
+    return n;
+}
+
+static bool rule_matches(const struct tdx_status_rule *r, const struct tdx_call *c,
+                         uint32_t operand)
+{
+    if (r->leaf != TDX_INJECT_ANY_LEAF && (unsigned)r->leaf != c->leaf) {
+        return false;
+    }
+    if (r->operand != TDX_INJECT_ANY_OPERAND && r->operand != operand) {
+        return false;
+    }
+    if (r->lp_mask && !(c->lp < 64 && (r->lp_mask >> c->lp) & 1)) {
+        return false;
+    }
+    if (r->tdr_pa && r->tdr_pa != c->tdr_pa) {
+        return false;
+    }
+    if (r->gpa_hi && !(c->gpa >= r->gpa_lo && c->gpa < r->gpa_hi)) {
+        return false;
+    }
+    return true;
+}
+
+uint64_t tdx_inject_at_lock_point(struct tdx_call *c, uint64_t busy_status)
+{
+    struct tdx_inject *inj = &c->m->inject;
+    uint32_t operand = (uint32_t)(busy_status & TDX_STATUS_OPERAND_MASK);
+    uint64_t result = 0;
+
+    /* The global lock reports TDX_SYS_BUSY with no operand; rules name it
+     * by the SYS operand ID. */
+    if (tdx_status_class(busy_status) == TDX_SYS_BUSY) {
+        operand = TDX_OPERAND_ID_SYS;
+    }
+
+    if (!c->host || atomic_load(&inj->num_status_rules) == 0) {
+        return 0;
+    }
+    pthread_mutex_lock(&inj->mutex);
+    for (int i = 0; i < TDX_INJECT_MAX_RULES && !result; i++) {
+        struct tdx_status_rule_slot *s = &inj->status[i];
+        bool fire = false;
+
+        if (!s->used || !rule_matches(&s->rule, c, operand)) {
+            continue;
+        }
+        s->matches++;
+        switch (s->rule.when) {
+        case TDX_INJECT_NTH:
+            fire = s->matches == s->rule.n;
+            break;
+        case TDX_INJECT_EVERY:
+            fire = s->matches % s->rule.n == 0;
+            break;
+        case TDX_INJECT_PROB:
+            /* 53 random bits -> [0, 1) */
+            fire = (double)(splitmix64(&s->prng) >> 11) * 0x1.0p-53 < s->rule.p;
+            break;
+        case TDX_INJECT_FIRST:
+            fire = s->matches <= s->rule.n;
+            break;
+        }
+        if (fire) {
+            s->fired++;
+            result = s->rule.status ? s->rule.status : busy_status;
+        }
+    }
+    pthread_mutex_unlock(&inj->mutex);
+    return result;
+}
+
+void tdx_inject_set_resolver(struct tdx_module *m, enum tdx_named_lock what,
+                             tdx_lock_resolver fn)
+{
+    if (what < TDX_NAMED_LOCK_COUNT) {
+        m->inject.resolver[what] = fn;
+    }
+}
+
+int tdx_inject_hold_lock(struct tdx_module *m, enum tdx_named_lock what,
+                         uint64_t key, uint64_t gpa, enum tdx_lock_mode mode,
+                         uint64_t duration_ns, char *err, size_t errlen)
+{
+    struct tdx_inject *inj = &m->inject;
+    enum tdx_lock_kind kind;
+    struct tdx_lock *lock;
+    int id = -1;
+
+    if (what >= TDX_NAMED_LOCK_COUNT || !inj->resolver[what]) {
+        snprintf(err, errlen, "lock kind %d cannot be named (no owner registered)",
+                 (int)what);
+        return -1;
+    }
+    lock = inj->resolver[what](m, key, gpa, &kind);
+    if (!lock) {
+        snprintf(err, errlen, "no such lock (key %#llx, gpa %#llx)",
+                 (unsigned long long)key, (unsigned long long)gpa);
+        return -1;
+    }
+    if (kind == TDX_LOCK_MUTEX) {
+        mode = TDX_LOCK_EXCLUSIVE;
+    }
+    pthread_mutex_lock(&inj->mutex);
+    for (int i = 0; i < TDX_INJECT_MAX_RULES; i++) {
+        if (!inj->hold[i].used) {
+            id = i;
+            break;
+        }
+    }
+    if (id < 0) {
+        snprintf(err, errlen, "all %d hold slots in use", TDX_INJECT_MAX_RULES);
+    } else if (tdx_lock_try(lock, kind, mode, true) != TDX_LOCK_OK) {
+        snprintf(err, errlen, "lock is busy right now; try again");
+        id = -1;
+    } else {
+        struct tdx_hold_slot *h = &inj->hold[id];
+
+        h->used = true;
+        h->what = what;
+        h->key = key;
+        h->gpa = gpa;
+        h->mode = mode;
+        h->lock = lock;
+        h->until_ns = duration_ns ? m->ops.clock_ns(m->opaque) + duration_ns : 0;
+        atomic_fetch_add(&inj->num_holds, 1);
+    }
+    pthread_mutex_unlock(&inj->mutex);
+    return id;
+}
+
+bool tdx_inject_release_hold(struct tdx_module *m, int id)
+{
+    struct tdx_inject *inj = &m->inject;
+    bool found = false;
+
+    if (id < 0 || id >= TDX_INJECT_MAX_RULES) {
+        return false;
+    }
+    pthread_mutex_lock(&inj->mutex);
+    if (inj->hold[id].used) {
+        tdx_lock_release(inj->hold[id].lock, inj->hold[id].mode);
+        inj->hold[id].used = false;
+        atomic_fetch_sub(&inj->num_holds, 1);
+        found = true;
+    }
+    pthread_mutex_unlock(&inj->mutex);
+    return found;
+}
+
+void tdx_inject_expire_holds(struct tdx_module *m)
+{
+    uint64_t now;
+
+    if (atomic_load(&m->inject.num_holds) == 0) {
+        return;
+    }
+    now = m->ops.clock_ns(m->opaque);
+    for (int i = 0; i < TDX_INJECT_MAX_RULES; i++) {
+        struct tdx_hold_slot *h = &m->inject.hold[i];
+        bool expired;
+
+        pthread_mutex_lock(&m->inject.mutex);
+        expired = h->used && h->until_ns && now >= h->until_ns;
+        pthread_mutex_unlock(&m->inject.mutex);
+        if (expired) {
+            tdx_inject_release_hold(m, i);
+        }
+    }
+}
+
+bool tdx_inject_holds(struct tdx_module *m, const struct tdx_lock *lock)
+{
+    bool held = false;
+
+    pthread_mutex_lock(&m->inject.mutex);
+    for (int i = 0; i < TDX_INJECT_MAX_RULES && !held; i++) {
+        held = m->inject.hold[i].used && m->inject.hold[i].lock == lock;
+    }
+    pthread_mutex_unlock(&m->inject.mutex);
+    return held;
+}
+
+const struct tdx_stats *tdx_module_stats(struct tdx_module *m)
+{
+    return &m->stats;
+}
+
+void tdx_module_reset_stats(struct tdx_module *m)
+{
+    memset(&m->stats, 0, sizeof(m->stats));
+}

@@ -1,0 +1,138 @@
+/*
+ * Fault injection and statistics.
+ *
+ * Status rules make a leaf return a chosen status (TDX_OPERAND_BUSY|operand
+ * by default) at one of its lock points, i.e. where the real module would
+ * detect contention, before any side effect. Lock-hold rules really take a
+ * named module lock, so that every call that needs it fails naturally, with
+ * its own operand ID and side effects (host priority included).
+ *
+ * Deterministic: with the same seed and the same sequence of calls, the
+ * same rules fire.
+ */
+#ifndef TDX_EMU_INJECT_H
+#define TDX_EMU_INJECT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "locks.h"
+#include "tdx-leaves.h"
+
+struct tdx_module;
+
+#define TDX_INJECT_MAX_RULES 64
+#define TDX_INJECT_ANY_LEAF  (-1)
+#define TDX_INJECT_ANY_OPERAND 0xFFFFFFFFu
+
+enum tdx_inject_when {
+    TDX_INJECT_NTH,     /* only the n-th matching lock point (1-based) */
+    TDX_INJECT_EVERY,   /* every n-th matching lock point */
+    TDX_INJECT_PROB,    /* with probability p, from the seeded PRNG */
+    TDX_INJECT_FIRST,   /* the first n matching lock points */
+};
+
+struct tdx_status_rule {
+    int leaf;               /* host leaf, or TDX_INJECT_ANY_LEAF */
+    uint32_t operand;       /* lock point's operand ID, or ANY_OPERAND */
+    uint64_t status;        /* 0: the lock point's own busy status */
+    enum tdx_inject_when when;
+    uint64_t n;
+    double p;
+    /* Filters; zero means "any". */
+    uint64_t lp_mask;       /* bit per LP */
+    uint64_t tdr_pa;
+    uint64_t gpa_lo, gpa_hi; /* [lo, hi), hi == 0: any */
+};
+
+/* Locks a hold rule can name. */
+enum tdx_named_lock {
+    TDX_NAMED_GLOBAL,       /* module-global lock; key ignored */
+    TDX_NAMED_PKG_KEY,      /* per-package key lock; key = package */
+    TDX_NAMED_PAMT,         /* PAMT entry; key = PA */
+    TDX_NAMED_TDR,          /* TDR of a TD (its PAMT entry); key = TDR PA */
+    TDX_NAMED_TDCS_OP_STATE,/* key = TDR PA */
+    TDX_NAMED_SEPT_TREE,    /* key = TDR PA */
+    TDX_NAMED_SEPT_ENTRY,   /* key = TDR PA, gpa */
+    TDX_NAMED_TD_EPOCH,     /* key = TDR PA */
+    TDX_NAMED_LOCK_COUNT
+};
+
+/*
+ * Leaf families whose objects own named locks register a resolver, so the
+ * engine stays independent of the TD structures. Returns the lock and its
+ * kind, or NULL when the object does not exist.
+ */
+typedef struct tdx_lock *(*tdx_lock_resolver)(struct tdx_module *m,
+                                              uint64_t key, uint64_t gpa,
+                                              enum tdx_lock_kind *kind);
+
+struct tdx_status_rule_slot {
+    bool used;
+    struct tdx_status_rule rule;
+    uint64_t matches;       /* matching lock points seen */
+    uint64_t fired;
+    uint64_t prng;
+};
+
+struct tdx_hold_slot {
+    bool used;
+    enum tdx_named_lock what;
+    uint64_t key, gpa;
+    enum tdx_lock_mode mode;
+    uint64_t until_ns;      /* 0: until released */
+    struct tdx_lock *lock;
+};
+
+struct tdx_inject {
+    pthread_mutex_t mutex;
+    _Atomic unsigned num_status_rules;
+    _Atomic unsigned num_holds;
+    uint64_t seed;
+    struct tdx_status_rule_slot status[TDX_INJECT_MAX_RULES];
+    struct tdx_hold_slot hold[TDX_INJECT_MAX_RULES];
+    tdx_lock_resolver resolver[TDX_NAMED_LOCK_COUNT];
+};
+
+#define TDX_STATS_OPERANDS 256
+
+struct tdx_stats {
+    _Atomic uint64_t calls[TDX_MAX_LEAF];
+    _Atomic uint64_t success[TDX_MAX_LEAF];
+    _Atomic uint64_t errors[TDX_MAX_LEAF];            /* other than busy */
+    _Atomic uint64_t busy[TDX_MAX_LEAF][TDX_STATS_OPERANDS];
+    _Atomic uint64_t injected[TDX_MAX_LEAF];
+};
+
+/* Rules: return a rule id >= 0, or -1 with a reason in err. */
+int tdx_inject_add_status_rule(struct tdx_module *m,
+                               const struct tdx_status_rule *rule,
+                               char *err, size_t errlen);
+int tdx_inject_hold_lock(struct tdx_module *m, enum tdx_named_lock what,
+                         uint64_t key, uint64_t gpa, enum tdx_lock_mode mode,
+                         uint64_t duration_ns, char *err, size_t errlen);
+bool tdx_inject_remove_status_rule(struct tdx_module *m, int id);
+bool tdx_inject_release_hold(struct tdx_module *m, int id);
+/* Times rule `id` fired, or -1 when there is no such rule. */
+int64_t tdx_inject_fired(struct tdx_module *m, int id);
+void tdx_inject_set_resolver(struct tdx_module *m, enum tdx_named_lock what,
+                             tdx_lock_resolver fn);
+
+const struct tdx_stats *tdx_module_stats(struct tdx_module *m);
+void tdx_module_reset_stats(struct tdx_module *m);
+
+/* Internal to the core. */
+void tdx_inject_init(struct tdx_inject *inj, uint64_t seed);
+void tdx_inject_fini(struct tdx_module *m);
+struct tdx_call;
+/* Status a rule injects at this lock point, or 0. */
+uint64_t tdx_inject_at_lock_point(struct tdx_call *c, uint64_t busy_status);
+/* Drop lock holds whose time is up. */
+void tdx_inject_expire_holds(struct tdx_module *m);
+/* Is `lock` currently held by a hold rule (for the invariant checker)? */
+bool tdx_inject_holds(struct tdx_module *m, const struct tdx_lock *lock);
+
+#endif

@@ -1,0 +1,170 @@
+/*
+ * Internal state of the emulated TDX module. Everything the module knows
+ * lives here, in host memory; nothing is ever read back from pages L1 can
+ * write (rule 6 of ARCHITECTURE.md).
+ */
+#ifndef TDX_EMU_MODULE_H
+#define TDX_EMU_MODULE_H
+
+#include <pthread.h>
+
+#include "inject.h"
+#include "locks.h"
+#include "tdx-core.h"
+
+#define TDX_PAGE_SIZE   4096ULL
+#define TDX_1G          (1ULL << 30)
+#define TDX_MAX_TDMRS   64
+#define TDX_MAX_RSVD_PER_TDMR 16
+#define TDX_PAMT_ENTRY_SIZE 16      /* bytes per PAMT entry, any level */
+
+/* Module lifecycle (Intel: SYSINIT_PENDING ... SYS_SHUTDOWN). */
+enum tdx_sys_state {
+    TDX_SYS_INIT_PENDING,
+    TDX_SYS_INIT_DONE,
+    TDX_SYS_CONFIG_DONE,
+    TDX_SYS_READY,
+    TDX_SYS_STATE_SHUTDOWN,
+};
+
+/* PAMT page types; values as the module reports them (PHYMEM.PAGE.RDMD). */
+enum tdx_page_type {
+    TDX_PT_NDA   = 0,   /* not assigned to the module: L1's */
+    TDX_PT_RSVD  = 1,   /* reserved (PAMT itself, TDMR holes) */
+    TDX_PT_REG   = 3,   /* TD private page */
+    TDX_PT_TDR   = 4,
+    TDX_PT_TDCX  = 5,
+    TDX_PT_TDVPR = 6,
+    TDX_PT_EPT   = 8,   /* Secure-EPT page */
+};
+
+/* One entry per 4 KiB page of RAM. */
+struct tdx_pamt_entry {
+    struct tdx_lock lock;       /* hp sharex */
+    uint8_t type;               /* enum tdx_page_type */
+    uint8_t size;               /* 0 = 4K, 1 = 2M, 2 = 1G */
+    uint64_t owner;             /* TDR PA of the owning TD, 0 if none */
+};
+
+/* PAMT for one CMR: entries for [base, base + size). */
+struct tdx_pamt_block {
+    uint64_t base, size;
+    struct tdx_pamt_entry *entries;
+};
+
+struct tdx_rsvd_area {
+    uint64_t offset, size;
+};
+
+/* A TDMR as L1 configured it with TDH.SYS.CONFIG (copied, then trusted). */
+struct tdx_tdmr {
+    uint64_t base, size;
+    uint64_t pamt_base[3], pamt_size[3];   /* 4K, 2M, 1G */
+    unsigned num_rsvd;
+    struct tdx_rsvd_area rsvd[TDX_MAX_RSVD_PER_TDMR];
+    uint64_t init_done;                    /* bytes of PAMT initialized */
+    struct tdx_lock init_lock;             /* mutex (SYS.TDMR.INIT) */
+};
+
+struct tdx_lp {
+    bool initialized;                      /* TDH.SYS.LP.INIT done */
+};
+
+struct tdx_module {
+    struct tdx_platform_desc desc;
+    struct tdx_platform_ops ops;
+    void *opaque;
+
+    struct tdx_lock global_lock;           /* sharex, busy -> TDX_SYS_BUSY */
+    struct tdx_lock pkg_lock[TDX_MAX_PKGS];  /* mutex: key programming */
+    _Atomic int sys_state;                 /* enum tdx_sys_state */
+    struct tdx_lp lp[TDX_MAX_LPS];
+    unsigned lps_initialized;
+    uint32_t pkgs_configured;              /* bitmap of SYS.KEY.CONFIG */
+    uint16_t global_hkid;
+
+    unsigned num_tdmrs;
+    struct tdx_tdmr tdmr[TDX_MAX_TDMRS];
+    /* SYS.CONFIG validates into here first; global lock held exclusive. */
+    struct tdx_tdmr staged_tdmr[TDX_MAX_TDMRS];
+
+    unsigned num_pamt_blocks;
+    struct tdx_pamt_block pamt[TDX_MAX_CMRS];
+
+    struct tdx_inject inject;
+    struct tdx_stats stats;
+};
+
+/*
+ * A call in flight: which leaf on which LP, and every lock it holds, so
+ * the single unwind path releases exactly what was taken.
+ */
+#define TDX_CALL_MAX_HELD 16
+
+struct tdx_held_lock {
+    struct tdx_lock *lock;
+    enum tdx_lock_mode mode;
+};
+
+struct tdx_call {
+    struct tdx_module *m;
+    unsigned lp;
+    unsigned leaf;
+    unsigned version;
+    bool host;                  /* SEAMCALL (true) or TDCALL */
+    bool injected;              /* the returned status came from a rule */
+    uint64_t tdr_pa;            /* TD the call is about, for rule filters */
+    uint64_t gpa;               /* GPA the call is about, or ~0 */
+    unsigned num_held;
+    struct tdx_held_lock held[TDX_CALL_MAX_HELD];
+};
+
+/*
+ * Acquire `lock` for call `c` at one of the leaf's lock points. First asks
+ * the injection engine whether a status rule fires for (leaf, operand)
+ * here; then tries the lock. Returns TDX_SUCCESS or the status the leaf
+ * must return: busy_status (TDX_OPERAND_BUSY|operand, TDX_SYS_BUSY, ...) or,
+ * for guest tries of a hp lock, TDX_OPERAND_BUSY_HOST_PRIORITY|operand.
+ */
+uint64_t tdx_call_lock(struct tdx_call *c, struct tdx_lock *lock,
+                       enum tdx_lock_kind kind, enum tdx_lock_mode mode,
+                       uint64_t busy_status);
+/* Release everything the call holds, newest first. */
+void tdx_call_unlock_all(struct tdx_call *c);
+
+/* PAMT entry of a 4K-aligned PA inside RAM, or NULL. */
+struct tdx_pamt_entry *tdx_pamt_lookup(struct tdx_module *m, uint64_t pa);
+/* True when pa lies in a configured TDMR and outside its reserved areas. */
+bool tdx_pa_in_tdmr(struct tdx_module *m, uint64_t pa);
+/* PAMT initialized for this page (TDH.SYS.TDMR.INIT got past it). */
+bool tdx_pa_pamt_ready(struct tdx_module *m, uint64_t pa);
+
+/* Physical-address helpers: KeyID bits live above this many bits. */
+unsigned tdx_keyid_shift(const struct tdx_module *m);
+
+int tdx_mem_read(struct tdx_module *m, uint64_t pa, void *buf, size_t len);
+int tdx_mem_write(struct tdx_module *m, uint64_t pa, const void *buf, size_t len);
+int tdx_mem_zero(struct tdx_module *m, uint64_t pa, size_t len);
+
+/* Leaf handler: validates, locks, commits; returns the status. */
+typedef uint64_t (*tdx_leaf_fn)(struct tdx_call *c, struct tdx_regs *regs);
+
+struct tdx_leaf_desc {
+    const char *name;
+    tdx_leaf_fn fn;
+    uint8_t max_version;
+    bool before_ready;          /* allowed before the module is SYS_READY */
+};
+
+/* Handlers, one family per file. */
+uint64_t tdx_leaf_sys_init(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_sys_lp_init(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_sys_rd(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_sys_config(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_sys_key_config(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_sys_tdmr_init(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_sys_lp_shutdown(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_sys_shutdown(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_sys_update(struct tdx_call *c, struct tdx_regs *r);
+
+#endif

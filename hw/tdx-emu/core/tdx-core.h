@@ -1,0 +1,99 @@
+/*
+ * tdx-emu core: the emulated Intel TDX module, as seen by its embedder
+ * (QEMU's glue, the unit tests, the fuzzer). Plain C11 + pthreads; nothing
+ * here knows about QEMU.
+ *
+ * The embedder describes the platform once (LPs, packages, CMRs, KeyID
+ * partitioning), supplies a few callbacks (physical memory, clock, trace,
+ * kick), and then calls tdx_seamcall() on the calling LP's own thread.
+ * Calls from different LPs run concurrently; the module's locks are
+ * try-locks, so a call never waits for another (contention is reported as
+ * TDX_OPERAND_BUSY, as on silicon).
+ */
+#ifndef TDX_EMU_CORE_H
+#define TDX_EMU_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tdx-leaves.h"
+#include "tdx-status.h"
+
+/* The general-purpose registers a SEAMCALL/TDCALL reads and writes. */
+struct tdx_regs {
+    uint64_t rax, rcx, rdx, rbx, rsi, rdi;
+    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+};
+
+struct tdx_trace_event {
+    unsigned lp;
+    unsigned leaf;          /* RAX bits 15:0 at entry */
+    unsigned version;       /* RAX bits 23:16 at entry */
+    uint64_t status;
+    uint64_t duration_ns;
+    bool injected;          /* status came from an injection rule */
+};
+
+/*
+ * Callbacks into the embedder. Physical addresses are L1's, KeyID bits
+ * already stripped by the module. Return 0 on success, -1 when the range
+ * is not backed by RAM (the module then reports an architectural error).
+ */
+struct tdx_platform_ops {
+    int (*mem_read)(void *opaque, uint64_t pa, void *buf, size_t len);
+    int (*mem_write)(void *opaque, uint64_t pa, const void *buf, size_t len);
+    /* Monotonic nanoseconds. */
+    uint64_t (*clock_ns)(void *opaque);
+    /* Optional: one record per completed call. */
+    void (*trace)(void *opaque, const struct tdx_trace_event *ev);
+    /* Optional: force LP n out of TD-guest mode soon (e.g. after TRACK). */
+    void (*kick_lp)(void *opaque, unsigned lp);
+};
+
+#define TDX_MAX_LPS   64
+#define TDX_MAX_PKGS  8
+#define TDX_MAX_CMRS  32
+
+struct tdx_mem_range {
+    uint64_t base;
+    uint64_t size;
+};
+
+struct tdx_platform_desc {
+    unsigned num_lps;                     /* 1..TDX_MAX_LPS */
+    unsigned num_pkgs;                    /* 1..TDX_MAX_PKGS */
+    uint8_t lp_pkg[TDX_MAX_LPS];          /* package of each LP */
+    unsigned num_cmrs;
+    struct tdx_mem_range cmrs[TDX_MAX_CMRS]; /* 4 KiB aligned, ascending */
+    unsigned max_pa_bits;                 /* MAXPHYADDR incl. KeyID bits */
+    unsigned mktme_keyids;                /* shared KeyIDs incl. KeyID 0 */
+    unsigned tdx_keyids;                  /* private KeyIDs after them */
+    uint64_t seed;                        /* injection engine seed */
+    uint64_t hold_window_ns;              /* stretch every lock hold */
+};
+
+struct tdx_module;
+
+/* NULL on invalid description, with a reason in err. */
+struct tdx_module *tdx_module_create(const struct tdx_platform_desc *desc,
+                                     const struct tdx_platform_ops *ops,
+                                     void *opaque, char *err, size_t errlen);
+void tdx_module_destroy(struct tdx_module *m);
+
+/*
+ * One SEAMCALL from LP `lp`: leaf in regs->rax, operands in the other
+ * registers. On return regs hold the outputs and rax the completion
+ * status, which is also returned.
+ */
+uint64_t tdx_seamcall(struct tdx_module *m, unsigned lp, struct tdx_regs *regs);
+
+/*
+ * Consistency check for tests and debug builds: no lock held by a finished
+ * call (lock-hold injection rules excepted), PAMT consistent with the
+ * module's objects. Returns true when consistent; otherwise describes the
+ * first problem in err.
+ */
+bool tdx_core_check_invariants(struct tdx_module *m, char *err, size_t errlen);
+
+#endif

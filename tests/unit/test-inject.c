@@ -1,0 +1,167 @@
+/* Injection engine: triggers, filters, determinism, lock holds, statistics. */
+#include "harness.h"
+
+static struct tdxt_platform *ready_platform(uint64_t seed)
+{
+    struct tdx_platform_desc d = tdxt_desc(4, 1);
+    struct tdx_regs r = { 0 };
+
+    d.seed = seed;
+    {
+        struct tdxt_platform *p = tdxt_new(&d);
+
+        tdxt_call(p, 0, TDH_SYS_INIT, &r);
+        return p;
+    }
+}
+
+/* LP.INIT on an LP that already did it goes through the global lock every
+ * time: a convenient lock point to count. */
+static uint64_t lp_init(struct tdxt_platform *p, unsigned lp)
+{
+    struct tdx_regs r = { 0 };
+    return tdxt_call(p, lp, TDH_SYS_LP_INIT, &r);
+}
+
+static void test_triggers(void)
+{
+    struct tdxt_platform *p = ready_platform(7);
+    struct tdx_status_rule rule = {
+        .leaf = TDH_SYS_LP_INIT, .operand = TDX_OPERAND_ID_SYS,
+        .when = TDX_INJECT_NTH, .n = 3,
+    };
+    char err[128];
+    int id = tdx_inject_add_status_rule(p->m, &rule, err, sizeof(err));
+    int busy = 0;
+
+    TDXT_EXPECT(id >= 0, "add nth rule: %s", err);
+    for (int i = 1; i <= 6; i++) {
+        uint64_t s = lp_init(p, 0);
+
+        if (i == 3) {
+            TDXT_EXPECT_STATUS(s, TDX_SYS_BUSY, "3rd call with nth=3");
+        } else {
+            TDXT_EXPECT(s != TDX_SYS_BUSY, "call %d: unexpected injection", i);
+        }
+    }
+    TDXT_EXPECT(tdx_inject_fired(p->m, id) == 1, "nth fired %lld times, expected 1",
+                (long long)tdx_inject_fired(p->m, id));
+    /* The injected BUSY came before any side effect: LP 0 was not
+     * initialized by call 3, so call 1 did it and the rest saw DONE. */
+    TDXT_EXPECT(p->m->lps_initialized == 1, "lps_initialized %u, expected 1",
+                p->m->lps_initialized);
+    tdx_inject_remove_status_rule(p->m, id);
+
+    rule.when = TDX_INJECT_EVERY;
+    rule.n = 2;
+    rule.status = TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX;   /* custom status */
+    id = tdx_inject_add_status_rule(p->m, &rule, err, sizeof(err));
+    for (int i = 1; i <= 10; i++) {
+        busy += lp_init(p, 1) == (TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
+    }
+    TDXT_EXPECT(busy == 5, "every 2nd of 10: %d injections, expected 5", busy);
+    tdx_inject_remove_status_rule(p->m, id);
+
+    rule.when = TDX_INJECT_FIRST;
+    rule.n = 4;
+    rule.status = 0;
+    rule.lp_mask = 1u << 2;                 /* only LP 2 */
+    id = tdx_inject_add_status_rule(p->m, &rule, err, sizeof(err));
+    busy = 0;
+    for (int i = 0; i < 6; i++) {
+        busy += lp_init(p, 3) == TDX_SYS_BUSY;
+    }
+    TDXT_EXPECT(busy == 0, "LP filter: LP 3 got %d injections", busy);
+    for (int i = 0; i < 6; i++) {
+        busy += lp_init(p, 2) == TDX_SYS_BUSY;
+    }
+    TDXT_EXPECT(busy == 4, "first 4 on LP 2: %d injections", busy);
+    TDXT_EXPECT(tdx_module_stats(p->m)->injected[TDH_SYS_LP_INIT] == 1 + 5 + 4,
+                "stats injected: expected 10, got %llu",
+                (unsigned long long)tdx_module_stats(p->m)->injected[TDH_SYS_LP_INIT]);
+    TDXT_EXPECT_INVARIANTS(p, "triggers");
+    tdxt_free(p);
+}
+
+static uint64_t prob_pattern(uint64_t seed)
+{
+    struct tdxt_platform *p = ready_platform(seed);
+    struct tdx_status_rule rule = {
+        .leaf = TDX_INJECT_ANY_LEAF, .operand = TDX_INJECT_ANY_OPERAND,
+        .when = TDX_INJECT_PROB, .p = 0.5,
+    };
+    char err[128];
+    uint64_t pattern = 0;
+
+    tdx_inject_add_status_rule(p->m, &rule, err, sizeof(err));
+    for (int i = 0; i < 64; i++) {
+        pattern = pattern << 1 | (lp_init(p, 0) == TDX_SYS_BUSY);
+    }
+    tdxt_free(p);
+    return pattern;
+}
+
+static void test_determinism(void)
+{
+    uint64_t a = prob_pattern(42), b = prob_pattern(42), c = prob_pattern(43);
+    int ones = __builtin_popcountll(a);
+
+    TDXT_EXPECT(a == b, "same seed, different injections: %#llx vs %#llx",
+                (unsigned long long)a, (unsigned long long)b);
+    TDXT_EXPECT(a != c, "seeds 42 and 43 gave the same 64 decisions");
+    TDXT_EXPECT(ones > 16 && ones < 48, "p=0.5 fired %d of 64", ones);
+}
+
+static void test_rule_validation(void)
+{
+    struct tdxt_platform *p = ready_platform(1);
+    struct tdx_status_rule rule = { .leaf = 500, .when = TDX_INJECT_NTH, .n = 1 };
+    char err[128];
+
+    TDXT_EXPECT(tdx_inject_add_status_rule(p->m, &rule, err, sizeof(err)) < 0 &&
+                strstr(err, "leaf"), "leaf 500 accepted");
+    rule.leaf = 1;
+    rule.n = 0;
+    TDXT_EXPECT(tdx_inject_add_status_rule(p->m, &rule, err, sizeof(err)) < 0,
+                "nth with n=0 accepted");
+    rule.when = TDX_INJECT_PROB;
+    rule.p = 1.5;
+    TDXT_EXPECT(tdx_inject_add_status_rule(p->m, &rule, err, sizeof(err)) < 0,
+                "p=1.5 accepted");
+    TDXT_EXPECT(tdx_inject_hold_lock(p->m, TDX_NAMED_SEPT_TREE, 0, 0, TDX_LOCK_SHARED,
+                                     0, err, sizeof(err)) < 0,
+                "SEPT tree of no TD held");
+    TDXT_EXPECT(tdx_inject_hold_lock(p->m, TDX_NAMED_PAMT, 1ULL << 40, 0,
+                                     TDX_LOCK_SHARED, 0, err, sizeof(err)) < 0 &&
+                strstr(err, "no such lock"), "PAMT entry outside RAM held");
+    TDXT_EXPECT(!tdx_inject_remove_status_rule(p->m, 99) &&
+                !tdx_inject_release_hold(p->m, -1), "bogus ids accepted");
+    tdxt_free(p);
+}
+
+static void test_timed_hold(void)
+{
+    struct tdxt_platform *p = ready_platform(1);
+    char err[128];
+    int id = tdx_inject_hold_lock(p->m, TDX_NAMED_GLOBAL, 0, 0, TDX_LOCK_EXCLUSIVE,
+                                  5000, err, sizeof(err));
+
+    TDXT_EXPECT(id >= 0, "timed hold: %s", err);
+    TDXT_EXPECT_STATUS(lp_init(p, 0), TDX_SYS_BUSY, "during the hold");
+    atomic_fetch_add(&p->now_ns, 4000);
+    TDXT_EXPECT_STATUS(lp_init(p, 0), TDX_SYS_BUSY, "4 us into a 5 us hold");
+    atomic_fetch_add(&p->now_ns, 2000);
+    TDXT_EXPECT_STATUS(lp_init(p, 0), TDX_SUCCESS, "after the hold expired");
+    TDXT_EXPECT(!tdx_inject_release_hold(p->m, id), "expired hold still listed");
+    TDXT_EXPECT_INVARIANTS(p, "timed hold");
+    tdxt_free(p);
+}
+
+int main(void)
+{
+    test_triggers();
+    test_determinism();
+    test_rule_validation();
+    test_timed_hold();
+    return tdxt_done("test-inject");
+}
