@@ -58,7 +58,7 @@ for g in "${groups[@]}"; do
         ;;
     fuzz)
         CC=clang meson_suite "fuzz (${FUZZ_SECONDS}s per target)" "$B/native-fuzz" fuzz \
-            -Dfuzzing=true -Db_lundef=false -Dguest_tools=false
+            -Dfuzzing=true -Db_lundef=false -Db_sanitize=address,undefined -Dguest_tools=false
         ;;
     qtest)
         qt=$(cd "$TDX_EMU_ROOT/tests/qtest" && ls tdx-emu*.c | sed 's/\.c$//')

@@ -19,6 +19,29 @@ static const struct tdx_leaf_desc host_leaves[TDX_MAX_LEAF] = {
     [TDH_SYS_CONFIG]      = { "TDH.SYS.CONFIG", tdx_leaf_sys_config, 0, true },
     [TDH_SYS_SHUTDOWN]    = { "TDH.SYS.SHUTDOWN", tdx_leaf_sys_shutdown, 0, false },
     [TDH_SYS_UPDATE]      = { "TDH.SYS.UPDATE", tdx_leaf_sys_update, 0, true },
+    /* TD lifecycle, vCPU, measurement, PHYMEM (leaf-mng/vp/mr/phymem.c). */
+    [TDH_MNG_ADDCX]       = { "TDH.MNG.ADDCX", tdx_leaf_mng_addcx, 0, false },
+    [TDH_VP_ADDCX]        = { "TDH.VP.ADDCX", tdx_leaf_vp_addcx, 0, false },
+    [TDH_MNG_KEY_CONFIG]  = { "TDH.MNG.KEY.CONFIG", tdx_leaf_mng_key_config, 0, false },
+    [TDH_MNG_CREATE]      = { "TDH.MNG.CREATE", tdx_leaf_mng_create, 0, false },
+    [TDH_VP_CREATE]       = { "TDH.VP.CREATE", tdx_leaf_vp_create, 0, false },
+    [TDH_MNG_RD]          = { "TDH.MNG.RD", tdx_leaf_mng_rd, 1, false },
+    [TDH_MNG_WR]          = { "TDH.MNG.WR", tdx_leaf_mng_wr, 0, false },
+    [TDH_MR_EXTEND]       = { "TDH.MR.EXTEND", tdx_leaf_mr_extend, 0, false },
+    [TDH_MR_FINALIZE]     = { "TDH.MR.FINALIZE", tdx_leaf_mr_finalize, 0, false },
+    [TDH_VP_FLUSH]        = { "TDH.VP.FLUSH", tdx_leaf_vp_flush, 0, false },
+    [TDH_MNG_VPFLUSHDONE] = { "TDH.MNG.VPFLUSHDONE", tdx_leaf_mng_vpflushdone, 0, false },
+    [TDH_MNG_KEY_FREEID]  = { "TDH.MNG.KEY.FREEID", tdx_leaf_mng_key_freeid, 0, false },
+    [TDH_MNG_INIT]        = { "TDH.MNG.INIT", tdx_leaf_mng_init, 0, false },
+    /* Version 1 (x2APIC ID in R8) is what Linux 7.2 calls; newer modules
+     * accept it, 1.5.01 would not (facts 0.4). */
+    [TDH_VP_INIT]         = { "TDH.VP.INIT", tdx_leaf_vp_init, 1, false },
+    [TDH_PHYMEM_PAGE_RDMD] = { "TDH.PHYMEM.PAGE.RDMD", tdx_leaf_phymem_page_rdmd, 0, false },
+    [TDH_VP_RD]           = { "TDH.VP.RD", tdx_leaf_vp_rd, 1, false },
+    [TDH_PHYMEM_PAGE_RECLAIM] = { "TDH.PHYMEM.PAGE.RECLAIM", tdx_leaf_phymem_page_reclaim, 0, false },
+    [TDH_PHYMEM_CACHE_WB] = { "TDH.PHYMEM.CACHE.WB", tdx_leaf_phymem_cache_wb, 0, false },
+    [TDH_PHYMEM_PAGE_WBINVD] = { "TDH.PHYMEM.PAGE.WBINVD", tdx_leaf_phymem_page_wbinvd, 0, false },
+    [TDH_VP_WR]           = { "TDH.VP.WR", tdx_leaf_vp_wr, 0, false },
 };
 
 /* Names of the leaves not (yet) implemented, for traces and statistics. */
@@ -190,8 +213,10 @@ struct tdx_module *tdx_module_create(const struct tdx_platform_desc *desc,
 
         b->base = desc->cmrs[i].base;
         b->size = desc->cmrs[i].size;
-        b->entries = calloc(b->size / TDX_PAGE_SIZE, sizeof(*b->entries));
-        if (!b->entries) {
+        b->num_chunks = (b->size / TDX_PAGE_SIZE + TDX_PAMT_CHUNK_PAGES - 1) /
+                        TDX_PAMT_CHUNK_PAGES;
+        b->chunks = calloc(b->num_chunks, sizeof(*b->chunks));
+        if (!b->chunks) {
             snprintf(err, errlen, "out of memory for the PAMT of CMR %u", i);
             tdx_module_destroy(m);
             return NULL;
@@ -202,6 +227,7 @@ struct tdx_module *tdx_module_create(const struct tdx_platform_desc *desc,
     tdx_inject_set_resolver(m, TDX_NAMED_PKG_KEY, resolve_pkg);
     tdx_inject_set_resolver(m, TDX_NAMED_PAMT, resolve_pamt);
     tdx_inject_set_resolver(m, TDX_NAMED_TDR, resolve_tdr);
+    tdx_td_module_init(m);
     return m;
 }
 
@@ -213,8 +239,13 @@ void tdx_module_destroy(struct tdx_module *m)
     if (m->inject.resolver[TDX_NAMED_GLOBAL]) {
         tdx_inject_fini(m);
     }
+    /* After the holds are gone: they may point into TD objects. */
+    tdx_td_module_fini(m);
     for (unsigned i = 0; i < m->num_pamt_blocks; i++) {
-        free(m->pamt[i].entries);
+        for (uint64_t c = 0; m->pamt[i].chunks && c < m->pamt[i].num_chunks; c++) {
+            free(atomic_load(&m->pamt[i].chunks[c]));
+        }
+        free(m->pamt[i].chunks);
     }
     free(m);
 }
@@ -225,7 +256,25 @@ struct tdx_pamt_entry *tdx_pamt_lookup(struct tdx_module *m, uint64_t pa)
         struct tdx_pamt_block *b = &m->pamt[i];
 
         if (pa >= b->base && pa - b->base < b->size) {
-            return &b->entries[(pa - b->base) / TDX_PAGE_SIZE];
+            uint64_t page = (pa - b->base) / TDX_PAGE_SIZE;
+            struct tdx_pamt_entry *_Atomic *slot = &b->chunks[page / TDX_PAMT_CHUNK_PAGES];
+            struct tdx_pamt_entry *chunk = atomic_load(slot);
+
+            if (!chunk) {
+                struct tdx_pamt_entry *fresh =
+                    calloc(TDX_PAMT_CHUNK_PAGES, sizeof(*fresh));
+
+                if (!fresh) {
+                    return NULL;
+                }
+                /* Another LP may have raced us here; keep the winner's. */
+                if (atomic_compare_exchange_strong(slot, &chunk, fresh)) {
+                    chunk = fresh;
+                } else {
+                    free(fresh);
+                }
+            }
+            return &chunk[page % TDX_PAMT_CHUNK_PAGES];
         }
     }
     return NULL;
@@ -454,13 +503,23 @@ bool tdx_core_check_invariants(struct tdx_module *m, char *err, size_t errlen)
         const struct tdx_pamt_block *blk = &m->pamt[b];
 
         for (uint64_t i = 0; i < blk->size / TDX_PAGE_SIZE; i++) {
-            struct tdx_pamt_entry *e = &blk->entries[i];
+            struct tdx_pamt_entry *chunk =
+                atomic_load(&blk->chunks[i / TDX_PAMT_CHUNK_PAGES]);
+            struct tdx_pamt_entry *e;
             uint64_t pa = blk->base + i * TDX_PAGE_SIZE;
 
-            snprintf(what, sizeof(what), "PAMT entry of %#llx",
-                     (unsigned long long)pa);
-            if (!check_lock_free(m, &e->lock, what, err, errlen)) {
-                return false;
+            if (!chunk) {
+                i += TDX_PAMT_CHUNK_PAGES - 1;     /* never touched: all free */
+                continue;
+            }
+            e = &chunk[i % TDX_PAMT_CHUNK_PAGES];
+
+            if (!tdx_lock_is_free(&e->lock)) {
+                snprintf(what, sizeof(what), "PAMT entry of %#llx",
+                         (unsigned long long)pa);
+                if (!check_lock_free(m, &e->lock, what, err, errlen)) {
+                    return false;
+                }
             }
             if (e->type != TDX_PT_NDA && e->type != TDX_PT_RSVD &&
                 !tdx_pa_in_tdmr(m, pa)) {

@@ -44,12 +44,24 @@ struct tdx_pamt_entry {
     uint8_t type;               /* enum tdx_page_type */
     uint8_t size;               /* 0 = 4K, 1 = 2M, 2 = 1G */
     uint64_t owner;             /* TDR PA of the owning TD, 0 if none */
+    /* Module object of the page (td.h): struct tdx_td for PT_TDR,
+     * struct tdx_vcpu for PT_TDVPR, else NULL. Read/written under the
+     * entry's lock. */
+    void *obj;
 };
 
-/* PAMT for one CMR: entries for [base, base + size). */
+/*
+ * PAMT for one CMR: entries for [base, base + size), allocated lazily per
+ * 2 MiB chunk on first lookup, so a large L1 costs nothing until its pages
+ * are handed to the module (and the invariant checker skips what was never
+ * touched).
+ */
+#define TDX_PAMT_CHUNK_PAGES 512
+
 struct tdx_pamt_block {
     uint64_t base, size;
-    struct tdx_pamt_entry *entries;
+    uint64_t num_chunks;
+    struct tdx_pamt_entry *_Atomic *chunks;
 };
 
 struct tdx_rsvd_area {
@@ -93,6 +105,16 @@ struct tdx_module {
 
     struct tdx_inject inject;
     struct tdx_stats stats;
+
+    /* TD families (td.h): key ownership table and cache write-back. */
+    struct tdx_lock kot_lock;              /* sharex, busy -> |KOT */
+    uint8_t kot_state[64];                 /* enum tdx_kot_state, by HKID */
+    _Atomic uint32_t kot_wbinvd[64];       /* packages still to CACHE.WB */
+    struct tdx_lock wbcache_lock[TDX_MAX_PKGS]; /* mutex, busy -> |WBCACHE */
+    bool wbcache_saved[TDX_MAX_PKGS];      /* an interrupted WB can resume */
+    uint64_t wbcache_hkids[TDX_MAX_PKGS];  /* HKIDs that WB covers */
+    /* S-EPT family hook for TDH.MR.EXTEND (td.h: tdx_sept_resolve_fn). */
+    void *sept_resolve;
 };
 
 /*
@@ -166,5 +188,31 @@ uint64_t tdx_leaf_sys_tdmr_init(struct tdx_call *c, struct tdx_regs *r);
 uint64_t tdx_leaf_sys_lp_shutdown(struct tdx_call *c, struct tdx_regs *r);
 uint64_t tdx_leaf_sys_shutdown(struct tdx_call *c, struct tdx_regs *r);
 uint64_t tdx_leaf_sys_update(struct tdx_call *c, struct tdx_regs *r);
+
+/* TD lifecycle, vCPU, measurement and PHYMEM leaves (leaf-mng.c,
+ * leaf-vp.c, leaf-mr.c, leaf-phymem.c; objects in td.h/td.c). */
+uint64_t tdx_leaf_mng_create(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_mng_key_config(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_mng_addcx(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_mng_init(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_mng_rd(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_mng_wr(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_mng_vpflushdone(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_mng_key_freeid(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_vp_create(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_vp_addcx(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_vp_init(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_vp_rd(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_vp_wr(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_vp_flush(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_mr_extend(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_mr_finalize(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_phymem_page_reclaim(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_phymem_page_rdmd(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_phymem_page_wbinvd(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_phymem_cache_wb(struct tdx_call *c, struct tdx_regs *r);
+/* Module create/destroy hooks of the TD families (td.c). */
+void tdx_td_module_init(struct tdx_module *m);
+void tdx_td_module_fini(struct tdx_module *m);
 
 #endif
