@@ -132,10 +132,47 @@ static void test_defaults_and_validation(void)
     qtest_quit(qts);
 }
 
+/* Expects `needle` in `haystack`, naming both when it is missing. */
+static void expect_substr(const char *haystack, const char *needle)
+{
+    if (!strstr(haystack, needle)) {
+        g_test_message("expected '%s' in:\n%s", needle, haystack);
+    }
+    g_assert(strstr(haystack, needle));
+}
+
+/*
+ * The module core is created from the machine once it exists: LPs are the
+ * vCPUs, packages the sockets, CMRs the machine's RAM (2 GiB below 4 GiB on
+ * q35 with 3 GiB, the rest above).
+ */
+static void test_info_tdx(void)
+{
+    QTestState *qts = qtest_init("-machine q35 -accel tcg -nodefaults -m 3G "
+                                 "-smp 4,sockets=2 "
+                                 "-object tdx-emu,id=tdx0,tdx-keyids=6,seed=9");
+    char *out = qtest_hmp(qts, "info tdx");
+
+    expect_substr(out, "tdx-emu tdx0:");
+    expect_substr(out, "module state: SYSINIT_PENDING");
+    expect_substr(out, "LPs initialized: 0/4, packages with keys: 0/2");
+    expect_substr(out, "KeyIDs: 1 MKTME, 6 TDX; seed 0x9");
+    expect_substr(out, "PT_NDA=786432");    /* 3 GiB of 4 KiB pages */
+    g_free(out);
+    qtest_quit(qts);
+
+    qts = qtest_init("-machine q35 -accel tcg -nodefaults");
+    out = qtest_hmp(qts, "info tdx");
+    expect_substr(out, "no tdx-emu object");
+    g_free(out);
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/tdx-emu/object/command-line", test_properties_from_command_line);
     qtest_add_func("/tdx-emu/object/defaults-and-validation", test_defaults_and_validation);
+    qtest_add_func("/tdx-emu/monitor/info-tdx", test_info_tdx);
     return g_test_run();
 }

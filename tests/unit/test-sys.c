@@ -141,6 +141,27 @@ static void test_metadata(void)
     unsigned n = 0;
 
     tdxt_boot(p);
+    {
+        struct tdx_module_info info;
+
+        tdx_module_get_info(p->m, &info);
+        TDXT_EXPECT(!strcmp(info.state, "SYS_READY") && info.lps_initialized == 2 &&
+                    info.pkgs_configured == 1 && info.num_tdmrs == 1 &&
+                    info.tdmr_bytes == TDXT_RAM_SIZE &&
+                    info.tdmr_bytes_initialized == TDXT_RAM_SIZE,
+                    "info after boot: state %s, LPs %u, pkgs %u, TDMRs %u, %llu/%llu bytes",
+                    info.state, info.lps_initialized, info.pkgs_configured,
+                    info.num_tdmrs, (unsigned long long)info.tdmr_bytes_initialized,
+                    (unsigned long long)info.tdmr_bytes);
+        /* PAMT for 2 GiB: 4K level 8 MiB + 2M level 16 KiB + 1G level 4 KiB. */
+        TDXT_EXPECT(info.pages_by_type[TDX_PT_RSVD] == 2048 + 4 + 1 &&
+                    info.pages_by_type[TDX_PT_NDA] + info.pages_by_type[TDX_PT_RSVD] ==
+                    TDXT_RAM_SIZE / 4096,
+                    "info PAMT pages: expected 2053 PT_RSVD, got %llu (NDA %llu)",
+                    (unsigned long long)info.pages_by_type[TDX_PT_RSVD],
+                    (unsigned long long)info.pages_by_type[TDX_PT_NDA]);
+        TDXT_EXPECT(!strcmp(tdx_page_type_name(TDX_PT_REG), "PT_REG"), "page type name");
+    }
     r = regs(0, 0x0A00000300000008ULL, 0);
     TDXT_EXPECT_STATUS(tdxt_call(p, 1, TDH_SYS_RD, &r), TDX_SUCCESS, "SYS.RD FEATURES0");
     TDXT_EXPECT((r.r8 & (1ULL << 18)) && (r.r8 & (1ULL << 20)),

@@ -96,4 +96,18 @@ uint64_t tdx_seamcall(struct tdx_module *m, unsigned lp, struct tdx_regs *regs);
  */
 bool tdx_core_check_invariants(struct tdx_module *m, char *err, size_t errlen);
 
+/* A snapshot for monitors (HMP "info tdx") and reports. */
+struct tdx_module_info {
+    const char *state;              /* "SYSINIT_PENDING" ... "SHUTDOWN" */
+    unsigned num_lps, lps_initialized;
+    unsigned num_pkgs, pkgs_configured;
+    unsigned num_tdmrs;
+    uint64_t tdmr_bytes, tdmr_bytes_initialized;
+    uint64_t pages_by_type[16];     /* PAMT page type -> 4K pages */
+};
+
+void tdx_module_get_info(struct tdx_module *m, struct tdx_module_info *out);
+/* Name of a PAMT page type ("PT_REG"), or NULL. */
+const char *tdx_page_type_name(unsigned type);
+
 #endif

@@ -13,9 +13,16 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qapi/visitor.h"
+#include "qemu/error-report.h"
 #include "qom/object_interfaces.h"
+#include "qemu/timer.h"
+#include "exec/address-spaces.h"
+#include "hw/boards.h"
+#include "hw/i386/x86.h"
+#include "system/system.h"
+#include "target/i386/cpu.h"
 #include "../trace.h"
-#include "../core/tdx-status.h"
+#include "../core/tdx-core.h"
 #include "tdx-emu.h"
 
 /* A hold window longer than this would look like a hang to L1's watchdogs. */
@@ -87,6 +94,100 @@ static char *tdx_emu_get_busy_status(Object *obj, Error **errp)
     return g_strdup(tdx_status_name(TDX_OPERAND_BUSY, NULL));
 }
 
+/* Platform callbacks of the core. L1 physical memory, KeyID bits stripped. */
+static int tdx_emu_mem_read(void *opaque, uint64_t pa, void *buf, size_t len)
+{
+    return address_space_read(&address_space_memory, pa, MEMTXATTRS_UNSPECIFIED,
+                              buf, len) == MEMTX_OK ? 0 : -1;
+}
+
+static int tdx_emu_mem_write(void *opaque, uint64_t pa, const void *buf,
+                             size_t len)
+{
+    return address_space_write(&address_space_memory, pa,
+                               MEMTXATTRS_UNSPECIFIED, buf, len) == MEMTX_OK
+           ? 0 : -1;
+}
+
+static uint64_t tdx_emu_clock_ns(void *opaque)
+{
+    return get_clock();
+}
+
+static void tdx_emu_trace(void *opaque, const struct tdx_trace_event *ev)
+{
+    trace_tdx_emu_seamcall(ev->lp, ev->leaf, ev->version, ev->status,
+                           ev->duration_ns, ev->injected);
+}
+
+static const struct tdx_platform_ops tdx_emu_ops = {
+    .mem_read = tdx_emu_mem_read,
+    .mem_write = tdx_emu_mem_write,
+    .clock_ns = tdx_emu_clock_ns,
+    .trace = tdx_emu_trace,
+};
+
+/*
+ * The module's platform: one LP per vCPU, packages = sockets, CMRs = the
+ * machine's RAM as the e820 map lays it out (below 4 GiB, then above).
+ */
+static bool tdx_emu_describe_platform(TdxEmuState *s,
+                                      struct tdx_platform_desc *d,
+                                      Error **errp)
+{
+    MachineState *ms = MACHINE(qdev_get_machine());
+    X86MachineState *x86ms;
+    unsigned per_pkg;
+
+    if (!object_dynamic_cast(OBJECT(ms), TYPE_X86_MACHINE) || !first_cpu) {
+        error_setg(errp, "tdx-emu: needs an x86 machine (pc or q35)");
+        return false;
+    }
+    x86ms = X86_MACHINE(ms);
+    memset(d, 0, sizeof(*d));
+    d->num_lps = ms->smp.cpus;
+    d->num_pkgs = ms->smp.sockets;
+    if (d->num_lps > TDX_MAX_LPS || d->num_pkgs > TDX_MAX_PKGS) {
+        error_setg(errp, "tdx-emu: at most %d vCPUs in %d sockets, got %u in %u",
+                   TDX_MAX_LPS, TDX_MAX_PKGS, d->num_lps, d->num_pkgs);
+        return false;
+    }
+    per_pkg = MAX(1, d->num_lps / MAX(1, d->num_pkgs));
+    for (unsigned i = 0; i < d->num_lps; i++) {
+        d->lp_pkg[i] = MIN(i / per_pkg, d->num_pkgs - 1);
+    }
+    d->cmrs[d->num_cmrs++] = (struct tdx_mem_range) {
+        0, QEMU_ALIGN_DOWN(x86ms->below_4g_mem_size, 4096) };
+    if (x86ms->above_4g_mem_size) {
+        d->cmrs[d->num_cmrs++] = (struct tdx_mem_range) {
+            4ULL << 30, QEMU_ALIGN_DOWN(x86ms->above_4g_mem_size, 4096) };
+    }
+    d->max_pa_bits = X86_CPU(first_cpu)->phys_bits;
+    d->mktme_keyids = s->mktme_keyids;
+    d->tdx_keyids = s->tdx_keyids;
+    d->seed = s->seed;
+    d->hold_window_ns = s->hold_window_ns;
+    return true;
+}
+
+static void tdx_emu_machine_done(Notifier *n, void *unused)
+{
+    TdxEmuState *s = container_of(n, TdxEmuState, machine_done);
+    struct tdx_platform_desc desc;
+    Error *err = NULL;
+    char why[256];
+
+    if (!tdx_emu_describe_platform(s, &desc, &err)) {
+        error_report_err(err);
+        exit(1);
+    }
+    s->module = tdx_module_create(&desc, &tdx_emu_ops, s, why, sizeof(why));
+    if (!s->module) {
+        error_report("tdx-emu: cannot create the TDX module: %s", why);
+        exit(1);
+    }
+}
+
 static void tdx_emu_complete(UserCreatable *uc, Error **errp)
 {
     TdxEmuState *s = TDX_EMU(uc);
@@ -100,6 +201,8 @@ static void tdx_emu_complete(UserCreatable *uc, Error **errp)
         return;
     }
     s->complete = true;
+    s->machine_done.notify = tdx_emu_machine_done;
+    qemu_add_machine_init_done_notifier(&s->machine_done);
     trace_tdx_emu_created(object_get_canonical_path_component(OBJECT(uc)),
                           s->tdx_keyids, s->mktme_keyids, s->seed);
 }
@@ -110,6 +213,16 @@ static void tdx_emu_instance_init(Object *obj)
 
     s->tdx_keyids = 4;
     s->mktme_keyids = 1;
+}
+
+static void tdx_emu_instance_finalize(Object *obj)
+{
+    TdxEmuState *s = TDX_EMU(obj);
+
+    if (s->complete) {
+        qemu_remove_machine_init_done_notifier(&s->machine_done);
+    }
+    tdx_module_destroy(s->module);
 }
 
 static void tdx_emu_class_init(ObjectClass *oc, void *data)
@@ -137,6 +250,7 @@ static const TypeInfo tdx_emu_info = {
     .parent = TYPE_OBJECT,
     .instance_size = sizeof(TdxEmuState),
     .instance_init = tdx_emu_instance_init,
+    .instance_finalize = tdx_emu_instance_finalize,
     .class_init = tdx_emu_class_init,
     .interfaces = (const InterfaceInfo[]) {
         { TYPE_USER_CREATABLE },

@@ -6,6 +6,7 @@
 #ifndef HW_TDX_EMU_H
 #define HW_TDX_EMU_H
 
+#include "qemu/notify.h"
 #include "qom/object.h"
 
 #define TYPE_TDX_EMU "tdx-emu"
@@ -27,6 +28,13 @@ struct TdxEmuState {
     uint64_t hold_window_ns;
 
     bool complete;
+
+    /* The emulated module; created once the machine (RAM, CPUs) exists. */
+    struct tdx_module *module;
+    Notifier machine_done;
 };
+
+/* Called by the monitor ("info tdx"). */
+void tdx_emu_print_info(TdxEmuState *s, GString *out);
 
 #endif

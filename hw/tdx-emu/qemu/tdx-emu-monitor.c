@@ -1,0 +1,83 @@
+/*
+ * tdx-emu: HMP "info tdx".
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "monitor/hmp.h"
+#include "monitor/monitor.h"
+#include "qom/object.h"
+#include "../core/tdx-core.h"
+#include "../core/inject.h"
+#include "tdx-emu.h"
+
+void tdx_emu_print_info(TdxEmuState *s, GString *out)
+{
+    struct tdx_module_info info;
+    const struct tdx_stats *st;
+
+    if (!s->module) {
+        g_string_append(out, "  module: not created yet (machine not ready)\n");
+        return;
+    }
+    tdx_module_get_info(s->module, &info);
+    g_string_append_printf(out, "  module state: %s\n", info.state);
+    g_string_append_printf(out, "  LPs initialized: %u/%u, packages with keys: %u/%u\n",
+                           info.lps_initialized, info.num_lps,
+                           info.pkgs_configured, info.num_pkgs);
+    g_string_append_printf(out, "  KeyIDs: %u MKTME, %u TDX; seed 0x%" PRIx64 "\n",
+                           s->mktme_keyids, s->tdx_keyids, s->seed);
+    g_string_append_printf(out, "  TDMRs: %u, %" PRIu64 " MiB, PAMT initialized for %"
+                           PRIu64 " MiB\n", info.num_tdmrs,
+                           info.tdmr_bytes >> 20, info.tdmr_bytes_initialized >> 20);
+    g_string_append(out, "  PAMT pages by type:");
+    for (unsigned t = 0; t < 16; t++) {
+        if (info.pages_by_type[t] && tdx_page_type_name(t)) {
+            g_string_append_printf(out, " %s=%" PRIu64, tdx_page_type_name(t),
+                                   info.pages_by_type[t]);
+        }
+    }
+    g_string_append(out, "\n  SEAMCALLs (leaf: calls ok error busy injected):\n");
+    st = tdx_module_stats(s->module);
+    for (unsigned leaf = 0; leaf < TDX_MAX_LEAF; leaf++) {
+        uint64_t busy = 0;
+
+        if (!st->calls[leaf]) {
+            continue;
+        }
+        for (unsigned op = 0; op < TDX_STATS_OPERANDS; op++) {
+            busy += st->busy[leaf][op];
+        }
+        g_string_append_printf(out, "    %-24s %8" PRIu64 " %8" PRIu64 " %6" PRIu64
+                               " %6" PRIu64 " %6" PRIu64 "\n",
+                               tdx_host_leaf_name(leaf) ?: "?",
+                               (uint64_t)st->calls[leaf], (uint64_t)st->success[leaf],
+                               (uint64_t)st->errors[leaf], busy,
+                               (uint64_t)st->injected[leaf]);
+    }
+}
+
+static int tdx_emu_info_one(Object *obj, void *opaque)
+{
+    GString *out = opaque;
+    TdxEmuState *s = (TdxEmuState *)object_dynamic_cast(obj, TYPE_TDX_EMU);
+
+    if (s) {
+        g_string_append_printf(out, "tdx-emu %s:\n",
+                               object_get_canonical_path_component(obj));
+        tdx_emu_print_info(s, out);
+    }
+    return 0;
+}
+
+void hmp_info_tdx(Monitor *mon, const QDict *qdict)
+{
+    g_autoptr(GString) out = g_string_new("");
+
+    object_child_foreach(object_get_objects_root(), tdx_emu_info_one, out);
+    if (!out->len) {
+        g_string_append(out, "no tdx-emu object (add -object tdx-emu,id=tdx0)\n");
+    }
+    monitor_puts(mon, out->str);
+}
