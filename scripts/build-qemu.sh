@@ -47,6 +47,9 @@ fi
 ln -sfn "$TDX_EMU_ROOT/hw/tdx-emu" "$TREE/hw/tdx-emu"
 ln -sfn "$TDX_EMU_ROOT/target/i386" "$TREE/target/i386/tdx-emu"
 ln -sfn "$TDX_EMU_ROOT/tests/qtest" "$TREE/tests/qtest/tdx-emu"
+for f in "$TDX_EMU_ROOT"/hw/tdx-emu/qapi/*.json; do
+    ln -sfn "$f" "$TREE/qapi/$(basename "$f")"
+done
 find "$TREE/tests/qtest" -maxdepth 1 -name 'tdx-emu*.c' -type l -delete
 for f in "$TDX_EMU_ROOT"/tests/qtest/tdx-emu*.c; do
     [ -e "$f" ] && ln -sfn "$f" "$TREE/tests/qtest/$(basename "$f")"

@@ -17,6 +17,11 @@ static const char *const page_type_names[16] = {
     [TDX_PT_EPT] = "PT_EPT",
 };
 
+unsigned tdx_module_num_lps(const struct tdx_module *m)
+{
+    return m->desc.num_lps;
+}
+
 const char *tdx_page_type_name(unsigned type)
 {
     return type < 16 ? page_type_names[type] : NULL;

@@ -107,6 +107,7 @@ struct tdx_module_info {
 };
 
 void tdx_module_get_info(struct tdx_module *m, struct tdx_module_info *out);
+unsigned tdx_module_num_lps(const struct tdx_module *m);
 /* Name of a PAMT page type ("PT_REG"), or NULL. */
 const char *tdx_page_type_name(unsigned type);
 
