@@ -19,6 +19,38 @@ static const struct tdx_leaf_desc host_leaves[TDX_MAX_LEAF] = {
     [TDH_SYS_CONFIG]      = { "TDH.SYS.CONFIG", tdx_leaf_sys_config, 0, true },
     [TDH_SYS_SHUTDOWN]    = { "TDH.SYS.SHUTDOWN", tdx_leaf_sys_shutdown, 0, false },
     [TDH_SYS_UPDATE]      = { "TDH.SYS.UPDATE", tdx_leaf_sys_update, 0, true },
+    /* TD lifecycle, vCPU, measurement, PHYMEM (leaf-mng/vp/mr/phymem.c). */
+    [TDH_MNG_ADDCX]       = { "TDH.MNG.ADDCX", tdx_leaf_mng_addcx, 0, false },
+    [TDH_VP_ADDCX]        = { "TDH.VP.ADDCX", tdx_leaf_vp_addcx, 0, false },
+    [TDH_MNG_KEY_CONFIG]  = { "TDH.MNG.KEY.CONFIG", tdx_leaf_mng_key_config, 0, false },
+    [TDH_MNG_CREATE]      = { "TDH.MNG.CREATE", tdx_leaf_mng_create, 0, false },
+    [TDH_VP_CREATE]       = { "TDH.VP.CREATE", tdx_leaf_vp_create, 0, false },
+    [TDH_MNG_RD]          = { "TDH.MNG.RD", tdx_leaf_mng_rd, 1, false },
+    [TDH_MNG_WR]          = { "TDH.MNG.WR", tdx_leaf_mng_wr, 0, false },
+    [TDH_MR_EXTEND]       = { "TDH.MR.EXTEND", tdx_leaf_mr_extend, 0, false },
+    [TDH_MR_FINALIZE]     = { "TDH.MR.FINALIZE", tdx_leaf_mr_finalize, 0, false },
+    [TDH_VP_FLUSH]        = { "TDH.VP.FLUSH", tdx_leaf_vp_flush, 0, false },
+    [TDH_MNG_VPFLUSHDONE] = { "TDH.MNG.VPFLUSHDONE", tdx_leaf_mng_vpflushdone, 0, false },
+    [TDH_MNG_KEY_FREEID]  = { "TDH.MNG.KEY.FREEID", tdx_leaf_mng_key_freeid, 0, false },
+    [TDH_MNG_INIT]        = { "TDH.MNG.INIT", tdx_leaf_mng_init, 0, false },
+    /* Version 1 (x2APIC ID in R8) is what Linux 7.2 calls; newer modules
+     * accept it, 1.5.01 would not (facts 0.4). */
+    [TDH_VP_INIT]         = { "TDH.VP.INIT", tdx_leaf_vp_init, 1, false },
+    [TDH_PHYMEM_PAGE_RDMD] = { "TDH.PHYMEM.PAGE.RDMD", tdx_leaf_phymem_page_rdmd, 0, false },
+    [TDH_VP_RD]           = { "TDH.VP.RD", tdx_leaf_vp_rd, 1, false },
+    [TDH_PHYMEM_PAGE_RECLAIM] = { "TDH.PHYMEM.PAGE.RECLAIM", tdx_leaf_phymem_page_reclaim, 0, false },
+    [TDH_PHYMEM_CACHE_WB] = { "TDH.PHYMEM.CACHE.WB", tdx_leaf_phymem_cache_wb, 0, false },
+    [TDH_PHYMEM_PAGE_WBINVD] = { "TDH.PHYMEM.PAGE.WBINVD", tdx_leaf_phymem_page_wbinvd, 0, false },
+    [TDH_VP_WR]           = { "TDH.VP.WR", tdx_leaf_vp_wr, 0, false },
+    /* S-EPT and TLB tracking (leaf-mem.c). SEPT.ADD/REMOVE have a v1. */
+    [TDH_MEM_PAGE_ADD]    = { "TDH.MEM.PAGE.ADD", tdx_leaf_mem_page_add, 0, false },
+    [TDH_MEM_SEPT_ADD]    = { "TDH.MEM.SEPT.ADD", tdx_leaf_mem_sept_add, 1, false },
+    [TDH_MEM_PAGE_AUG]    = { "TDH.MEM.PAGE.AUG", tdx_leaf_mem_page_aug, 0, false },
+    [TDH_MEM_RANGE_BLOCK] = { "TDH.MEM.RANGE.BLOCK", tdx_leaf_mem_range_block, 0, false },
+    [TDH_MEM_PAGE_REMOVE] = { "TDH.MEM.PAGE.REMOVE", tdx_leaf_mem_page_remove, 0, false },
+    [TDH_MEM_SEPT_REMOVE] = { "TDH.MEM.SEPT.REMOVE", tdx_leaf_mem_sept_remove, 1, false },
+    [TDH_MEM_TRACK]       = { "TDH.MEM.TRACK", tdx_leaf_mem_track, 0, false },
+    [TDH_MEM_RANGE_UNBLOCK] = { "TDH.MEM.RANGE.UNBLOCK", tdx_leaf_mem_range_unblock, 0, false },
 };
 
 /* Names of the leaves not (yet) implemented, for traces and statistics. */
@@ -204,6 +236,8 @@ struct tdx_module *tdx_module_create(const struct tdx_platform_desc *desc,
     tdx_inject_set_resolver(m, TDX_NAMED_PKG_KEY, resolve_pkg);
     tdx_inject_set_resolver(m, TDX_NAMED_PAMT, resolve_pamt);
     tdx_inject_set_resolver(m, TDX_NAMED_TDR, resolve_tdr);
+    tdx_td_module_init(m);
+    tdx_sept_module_init(m);
     return m;
 }
 
@@ -215,6 +249,8 @@ void tdx_module_destroy(struct tdx_module *m)
     if (m->inject.resolver[TDX_NAMED_GLOBAL]) {
         tdx_inject_fini(m);
     }
+    /* After the holds are gone: they may point into TD objects. */
+    tdx_td_module_fini(m);
     for (unsigned i = 0; i < m->num_pamt_blocks; i++) {
         for (uint64_t c = 0; m->pamt[i].chunks && c < m->pamt[i].num_chunks; c++) {
             free(atomic_load(&m->pamt[i].chunks[c]));
@@ -508,5 +544,6 @@ bool tdx_core_check_invariants(struct tdx_module *m, char *err, size_t errlen)
             }
         }
     }
-    return true;
+    /* TD objects, KOT, child counts (td.c). */
+    return tdx_td_check_invariants(m, err, errlen);
 }

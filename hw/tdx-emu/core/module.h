@@ -48,6 +48,10 @@ struct tdx_pamt_entry {
      * struct tdx_vcpu for PT_TDVPR, else NULL. Read/written under the
      * entry's lock. */
     void *obj;
+    /* TD epoch when the page (or, for PT_EPT, the entry pointing to it)
+     * was blocked (TDH.MEM.RANGE.BLOCK); 0 when added. Accessed without the
+     * entry lock, as in Intel's module, hence atomic. (S-EPT family) */
+    _Atomic uint64_t bepoch;
 };
 
 /*
@@ -211,8 +215,20 @@ uint64_t tdx_leaf_phymem_page_reclaim(struct tdx_call *c, struct tdx_regs *r);
 uint64_t tdx_leaf_phymem_page_rdmd(struct tdx_call *c, struct tdx_regs *r);
 uint64_t tdx_leaf_phymem_page_wbinvd(struct tdx_call *c, struct tdx_regs *r);
 uint64_t tdx_leaf_phymem_cache_wb(struct tdx_call *c, struct tdx_regs *r);
+/* S-EPT and TLB-tracking leaves (leaf-mem.c; S-EPT in sept.h/sept.c). */
+uint64_t tdx_leaf_mem_page_add(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_mem_sept_add(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_mem_page_aug(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_mem_range_block(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_mem_range_unblock(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_mem_track(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_mem_page_remove(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_mem_sept_remove(struct tdx_call *c, struct tdx_regs *r);
+/* S-EPT family: named entry-lock resolver, MR.EXTEND hook (sept.c). */
+void tdx_sept_module_init(struct tdx_module *m);
 /* Module create/destroy hooks of the TD families (td.c). */
 void tdx_td_module_init(struct tdx_module *m);
 void tdx_td_module_fini(struct tdx_module *m);
+bool tdx_td_check_invariants(struct tdx_module *m, char *err, size_t errlen);
 
 #endif
