@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "global-md.h"
 #include "td.h"
 
 /* ---- TDH.MNG.CREATE (9) -------------------------------------------------- */
@@ -161,15 +162,6 @@ uint64_t tdx_leaf_mng_addcx(struct tdx_call *c, struct tdx_regs *r)
 
 /* ---- TDH.MNG.INIT (21) --------------------------------------------------- */
 
-/* Global metadata field IDs (TDH.SYS.RD) that bound TD_PARAMS. */
-#define MD_ATTRIBUTES_FIXED0    0x1900000300000000ULL
-#define MD_ATTRIBUTES_FIXED1    0x1900000300000001ULL
-#define MD_XFAM_FIXED0          0x1900000300000002ULL
-#define MD_XFAM_FIXED1          0x1900000300000003ULL
-#define MD_NUM_CPUID_CONFIG     0x9900000100000004ULL
-#define MD_MAX_VCPUS_PER_TD     0x9900000100000008ULL
-#define MD_CPUID_CONFIG_LEAVES  0x9900000300000400ULL
-#define MD_CPUID_CONFIG_VALUES  0x9900000300000500ULL
 
 /* Read what TDH.SYS.RD advertises, so MNG.INIT checks exactly that. */
 static uint64_t sys_md(struct tdx_call *c, uint64_t id, bool *ok)
