@@ -27,7 +27,7 @@ static inline void st_setup(struct st_env *e, unsigned lps, unsigned nvcpus,
 
     e->p = tdxt_new(&d);
     tdxt_boot(e->p);
-    tdt_create(e->p, &e->td, 1);
+    tdt_create(e->p, &e->td, 2);
     tdt_init(e->p, &e->td, 8);
     for (unsigned i = 0; i < nvcpus; i++) {
         tdt_vcpu(e->p, &e->td, i);

@@ -18,7 +18,7 @@ static void test_sept_add(void)
 
     st_setup(&e, 2, 1, false);
     /* Operand checks (RCX), each before any lock that could change. */
-    TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_SEPT_ADD, GPA | 0x8, 3, tdt_page(), NULL),
+    TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_SEPT_ADD, 0x8, 3, tdt_page(), NULL),
                        TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX, "reserved RCX bits");
     TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_SEPT_ADD, GPA, 0, tdt_page(), NULL),
                        TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX, "level 0");
@@ -36,15 +36,15 @@ static void test_sept_add(void)
     TDXT_EXPECT(r.rcx == FREE_RCX && r.rdx == 3, "walk failed info %#llx/%#llx",
                 (unsigned long long)r.rcx, (unsigned long long)r.rdx);
     /* Page operand (R8) errors. */
-    TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_SEPT_ADD, GPA, 3, 0, NULL),
+    TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_SEPT_ADD, 0, 3, 0, NULL),
                        TDX_OPERAND_INVALID | TDX_OPERAND_ID_R8, "v0 without a page");
-    TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_SEPT_ADD, GPA, 3, tdt_page() + 8, NULL),
+    TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_SEPT_ADD, 0, 3, tdt_page() + 8, NULL),
                        TDX_OPERAND_INVALID | TDX_OPERAND_ID_R8, "unaligned page");
-    TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_SEPT_ADD, GPA, 3, e.td.tdr, NULL),
-                       TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_R8, "TDR as S-EPT page");
+    TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_SEPT_ADD, 0, 3, e.td.tdcx[0], NULL),
+                       TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_R8, "TDCX as S-EPT page");
     /* Bad TDR (RDX). */
     {
-        struct tdx_regs b = { .rcx = GPA | 3, .rdx = e.td.tdcx[0], .r8 = tdt_page() };
+        struct tdx_regs b = { .rcx = 3, .rdx = e.td.tdcx[0], .r8 = tdt_page() };
 
         TDXT_EXPECT_STATUS(tdt_call(e.p, 0, TDH_MEM_SEPT_ADD, &b),
                            TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_RDX, "TDCX as TDR");
@@ -56,7 +56,7 @@ static void test_sept_add(void)
     {
         uint64_t before = atomic_load(&e.obj->chldcnt);
 
-        TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_SEPT_ADD, GPA, 3, page, &r), TDX_SUCCESS,
+        TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_SEPT_ADD, 0, 3, page, &r), TDX_SUCCESS,
                            "SEPT.ADD level 3");
         TDXT_EXPECT(r.rcx == 0 && r.rdx == 0, "outputs zero on success");
         TDXT_EXPECT(atomic_load(&e.obj->chldcnt) == before + 1, "CHLDCNT + 1");
@@ -65,22 +65,22 @@ static void test_sept_add(void)
     TDXT_EXPECT(scratch == 0, "donated S-EPT page not scrubbed");
     TDXT_EXPECT(tdt_page_type(e.p, page) == TDX_PT_EPT &&
                 tdx_pamt_lookup(e.p->m, page)->owner == e.td.tdr, "PAMT of S-EPT page");
-    TDXT_EXPECT(st_state(&e, GPA, 3) == TDX_SEPT_NL_MAPPED, "entry NL_MAPPED");
+    TDXT_EXPECT(st_state(&e, 0, 3) == TDX_SEPT_NL_MAPPED, "entry NL_MAPPED");
     /* Again: the entry is not FREE; info shows NL_MAPPED (0x84), RWX only. */
-    TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_SEPT_ADD, GPA, 3, tdt_page(), &r),
+    TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_SEPT_ADD, 0, 3, tdt_page(), &r),
                        TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, "SEPT.ADD twice");
     TDXT_EXPECT(r.rcx == TDX_SEPTE_RWX && r.rdx == (3 | (0x84 << 8)),
                 "state info %#llx/%#llx", (unsigned long long)r.rcx,
                 (unsigned long long)r.rdx);
     /* Version 1 with "allow existing": success, page handed back. */
     {
-        struct tdx_regs v = { .rcx = GPA | 3, .rdx = e.td.tdr | 1, .r8 = tdt_page() };
+        struct tdx_regs v = { .rcx = 3, .rdx = e.td.tdr | 1, .r8 = tdt_page() };
         uint64_t pg = v.r8;
 
         TDXT_EXPECT_STATUS(tdt_call(e.p, 0, TDT_LEAF(TDH_MEM_SEPT_ADD, 1), &v),
                            TDX_SUCCESS, "v1 allow existing");
         TDXT_EXPECT(v.r8 == (pg | (1ULL << 63)), "v1: unused page echoed with bit 63");
-        v.rcx = GPA | 3;
+        v.rcx = 3;
         v.rdx = e.td.tdr | 2;
         v.r8 = pg;
         TDXT_EXPECT_STATUS(tdt_call(e.p, 0, TDT_LEAF(TDH_MEM_SEPT_ADD, 1), &v),
@@ -118,8 +118,8 @@ static void test_page_add(void)
                        TDX_OPERAND_INVALID | TDX_OPERAND_ID_R9, "private KeyID source");
     TDXT_EXPECT_STATUS(PAGE_ADD(GPA, 0, tdt_page(), ST_SOURCE + 4),
                        TDX_OPERAND_INVALID | TDX_OPERAND_ID_R9, "unaligned source");
-    TDXT_EXPECT_STATUS(PAGE_ADD(GPA, 0, e.td.tdr, ST_SOURCE),
-                       TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_R8, "TDR as target");
+    TDXT_EXPECT_STATUS(PAGE_ADD(GPA, 0, e.td.tdcx[0], ST_SOURCE),
+                       TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_R8, "TDCX as target");
     before = atomic_load(&e.obj->chldcnt);
     memcpy(mr_before, &e.obj->mr.ctx, sizeof(mr_before));
     target = tdt_page();
@@ -212,6 +212,22 @@ static void test_aug_accept(void)
                     hpa == page + 0x123 && lvl == 0, "translate");
     }
     st_expect_invariants(&e, "after AUG/ACCEPT");
+    /* The checker notices a PAMT that disagrees with the S-EPT. */
+    {
+        struct tdx_pamt_entry *pe = tdx_pamt_lookup(e.p->m, page);
+        char err[256];
+
+        pe->type = TDX_PT_NDA;
+        pe->owner = 0;
+        TDXT_EXPECT(!tdx_sept_check_invariants(e.p->m, err, sizeof(err)),
+                    "checker missed a mapped page that the PAMT calls free");
+        pe->type = TDX_PT_REG;
+        pe->owner = e.td.tdr;
+        atomic_fetch_add(&e.obj->epoch_refcount[0], 1);
+        TDXT_EXPECT(!tdx_sept_check_invariants(e.p->m, err, sizeof(err)),
+                    "checker missed a refcount without a vCPU in the TD");
+        atomic_fetch_sub(&e.obj->epoch_refcount[0], 1);
+    }
     st_teardown(&e);
 }
 
@@ -421,6 +437,8 @@ static int hold_for(struct st_env *e, const struct tdx_lock_row *row,
 
 static void test_lock_rows(void)
 {
+    unsigned tested = 0;
+
     for (unsigned i = 0; i < tdx_sept_lock_table_count; i++) {
         const struct tdx_lock_row *row = &tdx_sept_lock_rows[i];
         struct st_snap before, after;
@@ -434,6 +452,7 @@ static void test_lock_rows(void)
         }
         snprintf(what, sizeof(what), "%s lock #%u (operand %#x)",
                  tdx_host_leaf_name(row->leaf), row->order, row->operand);
+        tested++;
         row_setup(&e, row->leaf, &rc);
         st_snap(&e, rc.gpa, rc.snap_pages, &before);
         id = hold_for(&e, row, &rc);
@@ -446,13 +465,7 @@ static void test_lock_rows(void)
              * the host gets the entry once. */
             TDXT_EXPECT_STATUS(st_accept(&e, 2, rc.gpa, rc.accept_level, NULL),
                                TDX_OPERAND_BUSY_HOST_PRIORITY | TDX_OPERAND_ID_RCX, what);
-            TDXT_EXPECT_STATUS(row_call(&e, &rc, 1),
-                               row->leaf == TDH_MEM_RANGE_BLOCK ||
-                               row->leaf == TDH_MEM_PAGE_REMOVE ||
-                               row->leaf == TDH_MEM_RANGE_UNBLOCK ||
-                               row->leaf == TDH_MEM_SEPT_REMOVE ||
-                               row->leaf == TDH_MEM_SEPT_ADD ||
-                               row->leaf == TDH_MEM_PAGE_AUG ? TDX_SUCCESS : ~0ULL,
+            TDXT_EXPECT_STATUS(row_call(&e, &rc, 1), TDX_SUCCESS,
                                "host retry after the hold");
             TDXT_EXPECT(st_accept(&e, 2, rc.gpa, rc.accept_level, NULL) !=
                         (TDX_OPERAND_BUSY_HOST_PRIORITY | TDX_OPERAND_ID_RCX),
@@ -463,6 +476,7 @@ static void test_lock_rows(void)
         st_expect_invariants(&e, what);
         st_teardown(&e);
     }
+    TDXT_EXPECT(tested == 33, "%u host-leaf lock rows tested, expected 33", tested);
 }
 
 /* A guest holding the entry (ACCEPT in progress) makes host leaves BUSY|RCX
@@ -533,6 +547,30 @@ static void test_injection(void)
     st_teardown(&e);
 }
 
+/* KVM's teardown: release the HKID, reclaim S-EPT and private pages
+ * without REMOVE, then the control pages and the TDR (ASan: no leak). */
+static void test_teardown(void)
+{
+    uint64_t pages[4];
+    struct st_env e;
+
+    st_setup(&e, 2, 1, true);
+    pages[0] = st_mapped_page(&e, GPA);
+    for (int l = 1; l <= 3; l++) {
+        pages[l] = st_entry(&e, GPA, l) & TDX_SEPTE_HPA_MASK;
+    }
+    tdt_release_hkid(e.p, &e.td);
+    st_expect_invariants(&e, "HKID released");
+    for (int i = 0; i < 4; i++) {
+        tdt_reclaim(e.p, pages[i], "RECLAIM S-EPT / private page");
+    }
+    st_expect_invariants(&e, "S-EPT pages reclaimed");
+    tdt_reclaim_all(e.p, &e.td);
+    TDXT_EXPECT(tdt_page_type(e.p, e.td.tdr) == TDX_PT_NDA, "TDR reclaimed");
+    st_expect_invariants(&e, "torn down");
+    st_teardown(&e);
+}
+
 int main(void)
 {
     test_sept_add();
@@ -542,5 +580,6 @@ int main(void)
     test_lock_rows();
     test_guest_holds_entry();
     test_injection();
+    test_teardown();
     return tdxt_done("test-sept");
 }

@@ -545,5 +545,9 @@ bool tdx_core_check_invariants(struct tdx_module *m, char *err, size_t errlen)
         }
     }
     /* TD objects, KOT, child counts (td.c). */
-    return tdx_td_check_invariants(m, err, errlen);
+    if (!tdx_td_check_invariants(m, err, errlen)) {
+        return false;
+    }
+    /* S-EPT vs PAMT, entry locks, TD epochs (sept.c). */
+    return tdx_sept_check_invariants(m, err, errlen);
 }

@@ -224,8 +224,10 @@ uint64_t tdx_leaf_mem_range_unblock(struct tdx_call *c, struct tdx_regs *r);
 uint64_t tdx_leaf_mem_track(struct tdx_call *c, struct tdx_regs *r);
 uint64_t tdx_leaf_mem_page_remove(struct tdx_call *c, struct tdx_regs *r);
 uint64_t tdx_leaf_mem_sept_remove(struct tdx_call *c, struct tdx_regs *r);
-/* S-EPT family: named entry-lock resolver, MR.EXTEND hook (sept.c). */
+/* S-EPT family: named entry-lock resolver, MR.EXTEND hook, invariants
+ * (sept.c). */
 void tdx_sept_module_init(struct tdx_module *m);
+bool tdx_sept_check_invariants(struct tdx_module *m, char *err, size_t errlen);
 /* Module create/destroy hooks of the TD families (td.c). */
 void tdx_td_module_init(struct tdx_module *m);
 void tdx_td_module_fini(struct tdx_module *m);

@@ -507,6 +507,11 @@ bool tdx_sept_check_invariants(struct tdx_module *m, char *err, size_t errlen)
         struct inv_ctx x = { .m = m, .td = td, .err = err, .errlen = errlen };
         struct owned o = { 0 };
 
+        /* After TDH.MNG.VPFLUSHDONE the TD can never run again and KVM
+         * reclaims its pages directly (no REMOVE): the S-EPT is dead. */
+        if (td->lifecycle != TDX_TD_KEYS_CONFIGURED) {
+            continue;
+        }
         if (s && !check_table(&x, s->root, 0)) {
             ok = false;
             break;
