@@ -1,0 +1,139 @@
+/*
+ * libFuzzer target: random sequences of every host leaf Linux uses on a
+ * booted module, plus the VP.ENTER core and guest ACCEPT, with register
+ * values drawn from the raw input or from a small pool of plausible
+ * operands (donated pages, TD_PARAMS, GPA|level, KeyIDs), so sequences
+ * reach deep into TD and S-EPT state. Whatever happens, no crash, no
+ * sanitizer report, and the invariants hold at the end.
+ *
+ * Record (16 bytes): [0] LP  [1] leaf  [2..5] operand selectors for
+ * RCX, RDX, R8, R9  [6] flags  [7] spare  [8..15] raw 64-bit value.
+ */
+#include <stdlib.h>
+
+#include "sept-harness.h"
+
+#define FUZZ_LPS   4
+#define MAX_OPS    96
+#define POOL_PAGES 48
+
+static const unsigned leaves[] = {
+    TDH_MNG_CREATE, TDH_MNG_KEY_CONFIG, TDH_MNG_ADDCX, TDH_MNG_INIT, TDH_MNG_RD,
+    TDH_MNG_WR, TDH_MNG_VPFLUSHDONE, TDH_MNG_KEY_FREEID, TDH_VP_CREATE,
+    TDH_VP_ADDCX, TDH_VP_INIT, TDH_VP_RD, TDH_VP_WR, TDH_VP_FLUSH,
+    TDH_MR_EXTEND, TDH_MR_FINALIZE, TDH_MEM_SEPT_ADD, TDH_MEM_PAGE_ADD,
+    TDH_MEM_PAGE_AUG, TDH_MEM_RANGE_BLOCK, TDH_MEM_RANGE_UNBLOCK,
+    TDH_MEM_TRACK, TDH_MEM_PAGE_REMOVE, TDH_MEM_SEPT_REMOVE,
+    TDH_PHYMEM_PAGE_RECLAIM, TDH_PHYMEM_PAGE_RDMD, TDH_PHYMEM_PAGE_WBINVD,
+    TDH_PHYMEM_CACHE_WB, TDH_SYS_RD,
+};
+#define NUM_LEAVES (sizeof(leaves) / sizeof(leaves[0]))
+#define OP_VP_ENTER (NUM_LEAVES)        /* VP.ENTER core begin+end */
+#define OP_ACCEPT   (NUM_LEAVES + 1)    /* guest TDG.MEM.PAGE.ACCEPT */
+
+static uint64_t pool_page(unsigned k)
+{
+    return TDT_POOL_BASE + (uint64_t)(k % POOL_PAGES) * TDX_PAGE_SIZE;
+}
+
+/* An operand: raw bits, a pool page, a GPA|level, TD_PARAMS, or small. */
+static uint64_t operand(uint8_t sel, uint64_t raw)
+{
+    switch (sel >> 5) {
+    case 0:
+        return raw;
+    case 1:
+    case 2:
+        return pool_page(sel);
+    case 3:
+        return ((uint64_t)(sel & 0x1F) << 12) | ((raw >> 3) & 3);  /* GPA|level */
+    case 4:
+        return ((uint64_t)(sel & 0x7) << 21) | ((raw >> 5) & 3);   /* 2M-spaced GPA */
+    case 5:
+        return TDT_PARAMS_PA;
+    case 6:
+        return sel & 0x1F;                                        /* KeyID, field */
+    default:
+        return raw & ~0xFFFULL;
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static struct tdxt_platform *p;
+    static uint8_t params[TDX_TD_PARAMS_SIZE];
+    struct tdx_platform_desc d = tdxt_desc(FUZZ_LPS, 2);
+    char err[256];
+
+    if (!p) {
+        p = tdxt_new(&d);
+        tdt_default_params(params, 4);
+    }
+    tdx_module_destroy(p->m);
+    p->m = tdx_module_create(&d, &tdxt_ops, p, err, sizeof(err));
+    if (!p->m) {
+        abort();
+    }
+    tdxt_boot(p);
+    tdt_write_params(p, params);
+
+    for (size_t i = 0; i + 16 <= size && i / 16 < MAX_OPS; i += 16) {
+        const uint8_t *rec = data + i;
+        unsigned op = rec[1] % (NUM_LEAVES + 2);
+        unsigned lp = rec[0] % FUZZ_LPS;
+        struct tdx_regs r = { 0 };
+        uint64_t raw;
+
+        memcpy(&raw, rec + 8, sizeof(raw));
+        r.rcx = operand(rec[2], raw);
+        r.rdx = operand(rec[3], raw >> 7);
+        r.r8 = operand(rec[4], raw >> 13);
+        r.r9 = operand(rec[5], raw >> 19);
+        if (op < NUM_LEAVES) {
+            /* Version bit sometimes: SEPT.ADD, MNG.RD, VP.RD, VP.INIT take v1. */
+            r.rax = leaves[op] | ((uint64_t)(rec[6] & 1) << 16);
+            if (getenv("FUZZ_TD_VERBOSE")) {
+                char buf[64];
+                uint64_t in_rcx = r.rcx, in_rdx = r.rdx;
+
+                tdx_seamcall(p->m, lp, &r);
+                fprintf(stderr, "%s rcx=%#llx rdx=%#llx -> %s\n",
+                        tdx_host_leaf_name(leaves[op]), (unsigned long long)in_rcx,
+                        (unsigned long long)in_rdx,
+                        tdx_status_format(r.rax, buf, sizeof(buf)));
+            } else {
+                tdx_seamcall(p->m, lp, &r);
+            }
+        } else if (op == OP_VP_ENTER) {
+            struct tdx_vp_enter_out out;
+
+            if (tdx_vp_enter_begin(p->m, lp, r.rcx, &out) == TDX_SUCCESS &&
+                !out.synthetic_exit) {
+                struct tdx_vp_exit_info x = {
+                    .kind = rec[6] & 2 ? TDX_VP_EXIT_EPT_PRIVATE : TDX_VP_EXIT_OTHER,
+                    .gpa = r.rdx, .entry_rip = raw & 0xFF, .exit_rip = (raw >> 8) & 0xFF,
+                    .fatal = (rec[6] & 0xF0) == 0xF0,
+                };
+
+                tdx_vp_enter_running(out.vcpu);
+                tdx_vp_enter_end(out.vcpu, &x);
+            }
+        } else {
+            struct tdx_pamt_entry *e = tdx_pamt_lookup(p->m, r.rdx);
+            struct tdx_accept_result res;
+
+            /* The TDCALL path finds its TD from the running vCPU; here,
+             * from a TDR page, and only while the TD is alive. */
+            if (e && e->type == TDX_PT_TDR && e->obj) {
+                tdx_sept_guest_accept(p->m, e->obj, lp, r.rcx, &res);
+            }
+        }
+    }
+    if (!tdx_core_check_invariants(p->m, err, sizeof(err))) {
+        fprintf(stderr, "invariant broken: %s\n", err);
+        abort();
+    }
+    return 0;
+}
