@@ -1,7 +1,9 @@
 /*
  * Core benchmark: nanoseconds per call of the hot S-EPT leaves and the
  * VP.ENTER module half, each beside a 4 KiB memset measured in the same
- * run (the target: PAGE.AUG under 2x a 4 KiB memset).
+ * run (the target: PAGE.AUG under 2x a 4 KiB memset). Two references:
+ * one 4 KiB buffer memset over and over (cache-hot), and one memset per
+ * distinct resident page, the same footprint PAGE.AUG's zeroing has.
  *
  * Not a test: it prints figures and always exits 0 unless a call fails.
  * Usage: bench-core [rounds]   (default 20; 512 pages per round)
@@ -58,7 +60,7 @@ static double memset_ns(void)
 int main(int argc, char **argv)
 {
     int rounds = argc > 1 ? atoi(argv[1]) : 20;
-    uint64_t t_aug = 0, t_sept = 0, t_triple = 0, t_enter = 0;
+    uint64_t t_aug = 0, t_sept = 0, t_triple = 0, t_enter = 0, t_cold = 0;
     uint64_t n_aug = 0, n_sept = 0, n_triple = 0;
     static uint64_t pages[PAGES_PER_ROUND];
     struct st_env e;
@@ -98,6 +100,22 @@ int main(int argc, char **argv)
             pages[i] = tdt_page();
             touch(&e, pages[i]);
         }
+        /* Reference with the same memory footprint as the AUGs below: one
+         * memset per distinct, resident page of L1 RAM (cache-cold). */
+        {
+            uint64_t cold[PAGES_PER_ROUND];
+
+            for (int i = 0; i < PAGES_PER_ROUND; i++) {
+                cold[i] = tdt_page();
+                touch(&e, cold[i]);
+            }
+            t0 = now_ns();
+            for (int i = 0; i < PAGES_PER_ROUND; i++) {
+                memset(e.p->ram + cold[i], i, 4096);
+                __asm__ volatile("" : : "r"(e.p->ram) : "memory");
+            }
+            t_cold += now_ns() - t0;
+        }
         t0 = now_ns();
         for (int i = 0; i < PAGES_PER_ROUND; i++) {
             must(st_leaf(&e, 0, TDH_MEM_PAGE_AUG, region + ((uint64_t)i << 12), 0,
@@ -135,7 +153,9 @@ int main(int argc, char **argv)
     st_expect_invariants(&e, "after the benchmark");
 
     printf("tdx-emu core benchmark (%d rounds, ns per call, same run)\n", rounds);
-    printf("  %-32s %8.1f ns\n", "memset 4 KiB (reference)", ms);
+    printf("  %-32s %8.1f ns\n", "memset 4 KiB, hot buffer", ms);
+    printf("  %-32s %8.1f ns\n", "memset 4 KiB, distinct pages",
+           (double)t_cold / n_aug);
     printf("  %-32s %8.1f ns  %5.2fx memset\n", "TDH.MEM.PAGE.AUG",
            (double)t_aug / n_aug, (double)t_aug / n_aug / ms);
     printf("  %-32s %8.1f ns  %5.2fx memset\n", "TDH.MEM.SEPT.ADD",
@@ -144,8 +164,11 @@ int main(int argc, char **argv)
            (double)t_triple / n_triple, (double)t_triple / n_triple / ms);
     printf("  %-32s %8.1f ns  %5.2fx memset\n", "VP.ENTER core (begin+end)",
            (double)t_enter / ENTERS, (double)t_enter / ENTERS / ms);
-    printf("  target: PAGE.AUG < 2x memset: %s\n",
-           (double)t_aug / n_aug < 2 * ms ? "met" : "NOT met");
+    printf("  PAGE.AUG vs memset of distinct pages (same footprint): %.2fx\n",
+           (double)t_aug / (double)t_cold);
+    printf("  target: PAGE.AUG < 2x memset: %s against the hot buffer, %s against "
+           "distinct pages\n", (double)t_aug / n_aug < 2 * ms ? "met" : "NOT met",
+           t_aug < 2 * t_cold ? "met" : "NOT met");
     st_teardown(&e);
     return tdxt_failures ? 1 : 0;
 }
