@@ -58,7 +58,27 @@ static inline uint64_t tdxt_clock(void *opaque)
     return atomic_load(&((struct tdxt_platform *)opaque)->now_ns);
 }
 
+/* Direct-pointer fast path over the same RAM (tdx_platform_ops.host_ptr). */
+static inline void *tdxt_host_ptr(void *opaque, uint64_t pa, size_t len, bool write)
+{
+    struct tdxt_platform *p = opaque;
+
+    if (pa >= p->ram_size || len > p->ram_size - pa) {
+        return NULL;
+    }
+    return p->ram + pa;
+}
+
+/* Default ops: fast path on. tdxt_ops_slow: only mem_read/mem_write, as an
+ * embedder without direct RAM pointers. */
 static const struct tdx_platform_ops tdxt_ops = {
+    .mem_read = tdxt_mem_read,
+    .mem_write = tdxt_mem_write,
+    .clock_ns = tdxt_clock,
+    .host_ptr = tdxt_host_ptr,
+};
+
+static const struct tdx_platform_ops tdxt_ops_slow = {
     .mem_read = tdxt_mem_read,
     .mem_write = tdxt_mem_write,
     .clock_ns = tdxt_clock,
@@ -79,7 +99,8 @@ static inline struct tdx_platform_desc tdxt_desc(unsigned lps, unsigned pkgs)
     return d;
 }
 
-static inline struct tdxt_platform *tdxt_new(const struct tdx_platform_desc *d)
+static inline struct tdxt_platform *tdxt_new_ops(const struct tdx_platform_desc *d,
+                                                 const struct tdx_platform_ops *ops)
 {
     struct tdxt_platform *p = calloc(1, sizeof(*p));
     char err[256];
@@ -92,12 +113,17 @@ static inline struct tdxt_platform *tdxt_new(const struct tdx_platform_desc *d)
         exit(2);
     }
     atomic_store(&p->now_ns, 1000);
-    p->m = tdx_module_create(d, &tdxt_ops, p, err, sizeof(err));
+    p->m = tdx_module_create(d, ops, p, err, sizeof(err));
     if (!p->m) {
         fprintf(stderr, "tdx_module_create: %s\n", err);
         exit(2);
     }
     return p;
+}
+
+static inline struct tdxt_platform *tdxt_new(const struct tdx_platform_desc *d)
+{
+    return tdxt_new_ops(d, &tdxt_ops);
 }
 
 static inline void tdxt_free(struct tdxt_platform *p)

@@ -1,5 +1,7 @@
 /* TDH.SYS.* leaves: lifecycle order, metadata, TDMR configuration, errors. */
 #include "harness.h"
+#include "global-md.h"
+#include "td.h"
 
 static struct tdx_regs regs(uint64_t rcx, uint64_t rdx, uint64_t r8)
 {
@@ -82,8 +84,7 @@ static void test_config_errors(void)
     tdxt_mem_write(p, info_pa, &bad, sizeof(bad));
     r = regs(array, 1, 1);
     TDXT_EXPECT_STATUS(tdxt_call(p, 0, TDH_SYS_CONFIG, &r),
-                       TDX_OPERAND_INVALID | TDX_OPERAND_ID_TDMR_INFO_PA,
-                       "CONFIG misaligned TDMR");
+                       TDX_INVALID_TDMR, "CONFIG misaligned TDMR");
     /* PAMT not reserved in its TDMR: drop the reserved area. */
     array = tdxt_write_tdmr_info(p);
     bad = 0;
@@ -91,8 +92,7 @@ static void test_config_errors(void)
     tdxt_mem_write(p, info_pa + 8 * 8, &bad, sizeof(bad));
     r = regs(array, 1, 1);
     TDXT_EXPECT_STATUS(tdxt_call(p, 0, TDH_SYS_CONFIG, &r),
-                       TDX_OPERAND_INVALID | TDX_OPERAND_ID_TDMR_INFO_PA,
-                       "CONFIG PAMT overlapping usable TDMR memory");
+                       TDX_PAMT_OVERLAP, "CONFIG PAMT overlapping usable TDMR memory");
     TDXT_EXPECT(atomic_load(&p->m->sys_state) == TDX_SYS_INIT_DONE,
                 "failed CONFIGs must leave the module in SYSINIT_DONE, got %d",
                 atomic_load(&p->m->sys_state));
@@ -129,6 +129,264 @@ static void test_config_errors(void)
     TDXT_EXPECT(tdx_pa_in_tdmr(p->m, 0x5000) && !tdx_pa_in_tdmr(p->m, TDXT_PAMT_BASE),
                 "TDMR membership: usable page in, PAMT page out");
     TDXT_EXPECT_INVARIANTS(p, "config");
+    tdxt_free(p);
+}
+
+/*
+ * TDH.SYS.CONFIG's TDMR checks, one row per architectural error: a layout
+ * of one or two TDMR_INFOs, a mutation, and the exact status with its
+ * detail bytes (TDMR index, PAMT level / reserved-area index, other TDMR).
+ *
+ * Base layout on the 2 GiB platform: one TDMR [0, 2G) with the three PAMTs
+ * at 1 GiB, reserved; or two TDMRs [0, 1G) and [1G, 2G), each with its
+ * PAMTs at the start of TDMR 1, in one reserved area of TDMR 1.
+ */
+#define W_BASE 0
+#define W_SIZE 1
+#define W_P1G  2            /* base; size is +1 */
+#define W_P2M  4
+#define W_P4K  6
+#define W_RSVD 8            /* offset; size is +1 */
+#define INFO_WORDS (8 + 2 * TDX_MAX_RSVD_PER_TDMR)
+
+struct cfg_row {
+    const char *what;
+    unsigned num_tdmrs;
+    /* up to three (tdmr, word, value) edits */
+    struct { int tdmr, word; uint64_t value; } edit[3];
+    uint64_t want;
+};
+
+static uint64_t pamt_sz(uint64_t tdmr_size, uint64_t page)
+{
+    return ((tdmr_size / page) * 16 + 4095) & ~4095ULL;
+}
+
+/* Fills info[t] for TDMR [base, base+size) with PAMTs at pamt_pa. */
+static uint64_t fill_tdmr(uint64_t *info, uint64_t base, uint64_t size, uint64_t pamt_pa)
+{
+    uint64_t p1 = pamt_sz(size, TDX_1G), p2 = pamt_sz(size, 2ULL << 20);
+    uint64_t p4 = pamt_sz(size, 4096);
+
+    memset(info, 0, INFO_WORDS * 8);
+    info[W_BASE] = base;
+    info[W_SIZE] = size;
+    info[W_P1G] = pamt_pa;
+    info[W_P1G + 1] = p1;
+    info[W_P2M] = pamt_pa + p1;
+    info[W_P2M + 1] = p2;
+    info[W_P4K] = pamt_pa + p1 + p2;
+    info[W_P4K + 1] = p4;
+    return p1 + p2 + p4;
+}
+
+static void test_config_tdmr_table(void)
+{
+    const uint64_t G = TDX_1G;
+    const uint64_t PT4K = 0, PT2M = 1, PT1G = 2;
+    const struct cfg_row rows[] = {
+        { "valid, one TDMR", 1, { { -1, 0, 0 } }, TDX_SUCCESS },
+        { "valid, two TDMRs", 2, { { -1, 0, 0 } }, TDX_SUCCESS },
+        { "TDMR base not 1G aligned", 1, { { 0, W_BASE, 0x200000 } },
+          tdx_status_detail(TDX_INVALID_TDMR, 0, 0, 0, 0) },
+        { "TDMR size 0", 1, { { 0, W_SIZE, 0 } },
+          tdx_status_detail(TDX_INVALID_TDMR, 0, 0, 0, 0) },
+        { "TDMR base+size wraps", 1, { { 0, W_BASE, ~0ULL << 30 }, { 0, W_SIZE, 2 * G } },
+          tdx_status_detail(TDX_INVALID_TDMR, 0, 0, 0, 0) },
+        { "TDMR in the KeyID bits", 1, { { 0, W_BASE, 1ULL << 43 } },
+          tdx_status_detail(TDX_INVALID_TDMR, 0, 0, 0, 0) },
+        { "second TDMR below the first", 2,
+          { { 0, W_BASE, G }, { 0, W_RSVD + 1, 16ULL << 20 }, { 1, W_BASE, 0 } },
+          tdx_status_detail(TDX_NON_ORDERED_TDMR, 1, 0, 0, 0) },
+        { "TDMRs overlap", 2, { { 1, W_BASE, 0 } },
+          tdx_status_detail(TDX_NON_ORDERED_TDMR, 1, 0, 0, 0) },
+        { "reserved area after an empty one", 1,
+          { { 0, W_RSVD + 1, 0 }, { 0, W_RSVD + 3, 0x1000 }, { 0, W_RSVD + 2, 0x1000 } },
+          tdx_status_detail(TDX_NON_ORDERED_RESERVED_IN_TDMR, 0, 0, 0, 0) },
+        { "reserved areas out of order", 1,
+          { { 0, W_RSVD + 2, 0x1000 }, { 0, W_RSVD + 3, 0x1000 } },
+          tdx_status_detail(TDX_NON_ORDERED_RESERVED_IN_TDMR, 0, 1, 0, 0) },
+        { "reserved area not 4K aligned", 1, { { 0, W_RSVD + 1, 0x1800 } },
+          tdx_status_detail(TDX_INVALID_RESERVED_IN_TDMR, 0, 0, 0, 0) },
+        { "reserved area past the TDMR", 1,
+          { { 0, W_RSVD + 2, 3 * G }, { 0, W_RSVD + 3, 0x1000 } },
+          tdx_status_detail(TDX_INVALID_RESERVED_IN_TDMR, 0, 1, 0, 0) },
+        { "PAMT_1G not 4K aligned", 1, { { 0, W_P1G, G + 0x10 } },
+          tdx_status_detail(TDX_INVALID_PAMT, 0, PT1G, 0, 0) },
+        { "PAMT_4K too small", 1, { { 0, W_P4K + 1, 0x1000 } },
+          tdx_status_detail(TDX_INVALID_PAMT, 0, PT4K, 0, 0) },
+        { "PAMT_2M overlaps PAMT_1G", 1, { { 0, W_P2M, G } },
+          tdx_status_detail(TDX_PAMT_OVERLAP, 0, PT2M, 0, 0) },
+        { "PAMTs not reserved", 1, { { 0, W_RSVD, 0 }, { 0, W_RSVD + 1, 0 } },
+          tdx_status_detail(TDX_PAMT_OVERLAP, 0, PT4K, 0, 0) },
+        { "TDMR 1's PAMT_2M on TDMR 0's PAMT_4K", 2, { { 1, W_P2M, G + 0x3000 } },
+          tdx_status_detail(TDX_PAMT_OVERLAP, 1, PT2M, 0, 0) },
+        { "TDMR 0's PAMTs in TDMR 1's available memory", 2,
+          { { 1, W_RSVD + 1, 0x10000 } },
+          tdx_status_detail(TDX_PAMT_OVERLAP, 0, PT4K, 1, 0) },
+        { "PAMT_4K outside CMRs", 1, { { 0, W_P4K, 4 * G } },
+          tdx_status_detail(TDX_PAMT_OUTSIDE_CMRS, 0, PT4K, 0, 0) },
+        { "TDMR memory outside CMRs", 1,
+          { { 0, W_SIZE, 3 * G } },
+          tdx_status_detail(TDX_TDMR_OUTSIDE_CMRS, 0, 0, 0, 0) },
+    };
+
+    for (size_t n = 0; n < sizeof(rows) / sizeof(rows[0]); n++) {
+        const struct cfg_row *row = &rows[n];
+        struct tdx_platform_desc d = tdxt_desc(1, 1);
+        struct tdxt_platform *p = tdxt_new(&d);
+        uint64_t info[2][INFO_WORDS], array[2] = { 0x2000, 0x2200 };
+        struct tdx_regs r = { 0 };
+
+        if (row->num_tdmrs == 1) {
+            info[0][W_RSVD + 1] = fill_tdmr(info[0], 0, 2 * G, G);
+            info[0][W_RSVD] = G;
+            if (row->edit[0].word == W_SIZE && row->edit[0].value == 3 * G) {
+                /* Room for a 3G TDMR's PAMTs inside the reserved area. */
+                info[0][W_RSVD + 1] = 16ULL << 20;
+                info[0][W_P2M] = G + 0x1000;
+                info[0][W_P2M + 1] = pamt_sz(3 * G, 2ULL << 20);
+                info[0][W_P4K] = G + 0x10000;
+                info[0][W_P4K + 1] = pamt_sz(3 * G, 4096);
+            }
+        } else {
+            uint64_t used = fill_tdmr(info[0], 0, G, G);
+
+            used += fill_tdmr(info[1], G, G, G + used);
+            info[1][W_RSVD] = 0;
+            info[1][W_RSVD + 1] = used;
+        }
+        for (int e = 0; e < 3; e++) {
+            /* Unused edit slots are all zero. */
+            if (row->edit[e].tdmr >= 0 &&
+                (e == 0 || row->edit[e].tdmr || row->edit[e].word || row->edit[e].value)) {
+                info[row->edit[e].tdmr][row->edit[e].word] = row->edit[e].value;
+            }
+        }
+        tdxt_mem_write(p, array[0], info[0], sizeof(info[0]));
+        tdxt_mem_write(p, array[1], info[1], sizeof(info[1]));
+        tdxt_mem_write(p, 0x1000, array, sizeof(array));
+        tdxt_call(p, 0, TDH_SYS_INIT, &r);
+        r = (struct tdx_regs){ 0 };
+        tdxt_call(p, 0, TDH_SYS_LP_INIT, &r);
+        r = (struct tdx_regs){ .rcx = 0x1000, .rdx = row->num_tdmrs, .r8 = 1 };
+        TDXT_EXPECT_STATUS(tdxt_call(p, 0, TDH_SYS_CONFIG, &r), row->want, row->what);
+        TDXT_EXPECT(atomic_load(&p->m->sys_state) ==
+                    (row->want ? TDX_SYS_INIT_DONE : TDX_SYS_CONFIG_DONE),
+                    "%s: module state %d", row->what, atomic_load(&p->m->sys_state));
+        TDXT_EXPECT_INVARIANTS(p, row->what);
+        tdxt_free(p);
+    }
+}
+
+/* CMRs that touch are one convertible range: a TDMR may span them. */
+static void test_config_adjacent_cmrs(void)
+{
+    struct tdx_platform_desc d = tdxt_desc(2, 1);
+    struct tdxt_platform *p;
+
+    d.num_cmrs = 2;
+    d.cmrs[0] = (struct tdx_mem_range){ 0, TDX_1G };
+    d.cmrs[1] = (struct tdx_mem_range){ TDX_1G, TDX_1G };
+    p = tdxt_new(&d);
+    tdxt_boot(p);
+    TDXT_EXPECT(atomic_load(&p->m->sys_state) == TDX_SYS_READY, "boot over two CMRs");
+    tdxt_free(p);
+}
+
+/* Only even pages are directly addressable: the module must mix paths. */
+static void *every_other_page(void *opaque, uint64_t pa, size_t len, bool write)
+{
+    return (pa >> 12) & 1 ? NULL : tdxt_host_ptr(opaque, pa, len, write);
+}
+
+/* Memory access with and without the embedder's direct-pointer path. */
+static void test_memory_paths(void)
+{
+    static const struct tdx_platform_ops mixed = {
+        .mem_read = tdxt_mem_read, .mem_write = tdxt_mem_write,
+        .clock_ns = tdxt_clock, .host_ptr = every_other_page,
+    };
+    const struct tdx_platform_ops *variants[] = { &tdxt_ops, &tdxt_ops_slow, &mixed };
+
+    for (size_t v = 0; v < 3; v++) {
+        struct tdx_platform_desc d = tdxt_desc(2, 1);
+        struct tdxt_platform *p = tdxt_new_ops(&d, variants[v]);
+        uint8_t buf[3 * 4096], back[sizeof(buf)];
+        const uint64_t pa = 0x300800;       /* spans four pages */
+
+        for (size_t i = 0; i < sizeof(buf); i++) {
+            buf[i] = (uint8_t)(i * 7 + v);
+        }
+        TDXT_EXPECT(tdx_mem_write(p->m, pa, buf, sizeof(buf)) == 0, "write, ops %zu", v);
+        TDXT_EXPECT(memcmp(p->ram + pa, buf, sizeof(buf)) == 0, "written, ops %zu", v);
+        TDXT_EXPECT(tdx_mem_read(p->m, pa, back, sizeof(back)) == 0 &&
+                    memcmp(back, buf, sizeof(buf)) == 0, "read back, ops %zu", v);
+        TDXT_EXPECT(tdx_mem_zero(p->m, pa + 100, 8192) == 0, "zero, ops %zu", v);
+        TDXT_EXPECT(p->ram[pa + 99] == buf[99] && p->ram[pa + 100] == 0 &&
+                    p->ram[pa + 100 + 8191] == 0 && p->ram[pa + 100 + 8192] == buf[8292],
+                    "zeroed exactly, ops %zu", v);
+        /* Past the end of RAM: an error, never a crash. */
+        TDXT_EXPECT(tdx_mem_read(p->m, TDXT_RAM_SIZE - 4096, back, 8192) == -1,
+                    "read past RAM, ops %zu", v);
+        TDXT_EXPECT(tdx_mem_zero(p->m, TDXT_RAM_SIZE - 4096, 8192) == -1,
+                    "zero past RAM, ops %zu", v);
+        tdxt_boot(p);
+        TDXT_EXPECT(atomic_load(&p->m->sys_state) == TDX_SYS_READY, "boot, ops %zu", v);
+        TDXT_EXPECT_INVARIANTS(p, "memory paths");
+        tdxt_free(p);
+    }
+}
+
+static struct tdx_trace_event last_trace;
+
+static void record_trace(void *opaque, const struct tdx_trace_event *ev)
+{
+    last_trace = *ev;
+}
+
+/* The TDCALL entry point's own checks (no guest leaf is wired in yet). */
+static void test_tdcall_dispatcher(void)
+{
+    struct tdx_platform_desc d = tdxt_desc(2, 1);
+    struct tdx_platform_ops ops = tdxt_ops;
+    struct tdxt_platform *p;
+    struct tdx_td td = { .tdr_pa = 0x5000 };
+    struct tdx_vcpu v = { .td = &td };
+    struct tdx_regs r;
+
+    ops.trace = record_trace;
+    p = tdxt_new_ops(&d, &ops);
+    tdxt_boot(p);
+    r = (struct tdx_regs){ .rax = TDG_MEM_PAGE_ACCEPT | (1ULL << 24) };
+    TDXT_EXPECT_STATUS(tdx_tdcall(p->m, 0, &v, &r), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
+                       "TDCALL reserved RAX bits");
+    TDXT_EXPECT(r.rax == (TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX), "status in RAX");
+    TDXT_EXPECT(last_trace.guest && last_trace.leaf == TDG_MEM_PAGE_ACCEPT &&
+                last_trace.lp == 0, "TDCALL traced as a guest leaf");
+    r = (struct tdx_regs){ .rax = 31 };
+    TDXT_EXPECT_STATUS(tdx_tdcall(p->m, 1, &v, &r), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
+                       "unknown guest leaf");
+    r = (struct tdx_regs){ .rax = 0xFFFF };
+    TDXT_EXPECT_STATUS(tdx_tdcall(p->m, 1, &v, &r), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
+                       "guest leaf past the table");
+    r = (struct tdx_regs){ .rax = TDG_VP_INFO | (1 << 16) };
+    TDXT_EXPECT_STATUS(tdx_tdcall(p->m, 1, &v, &r), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
+                       "guest leaf version 1");
+    r = (struct tdx_regs){ .rax = TDG_VP_INFO };
+    TDXT_EXPECT_STATUS(tdx_tdcall(p->m, 1, NULL, &r), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
+                       "no vCPU");
+    r = (struct tdx_regs){ .rax = TDG_VP_INFO };
+    TDXT_EXPECT_STATUS(tdx_tdcall(p->m, 7, &v, &r), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
+                       "LP out of range");
+    TDXT_EXPECT(strcmp(tdx_guest_leaf_name(TDG_MEM_PAGE_ACCEPT), "TDG.MEM.PAGE.ACCEPT") == 0 &&
+                !tdx_guest_leaf_name(TDX_MAX_GUEST_LEAF), "guest leaf names");
+    /* Host calls are traced as such. */
+    r = (struct tdx_regs){ .rdx = MD_MAX_TDMRS };
+    tdxt_call(p, 1, TDH_SYS_RD, &r);
+    TDXT_EXPECT(!last_trace.guest && last_trace.leaf == TDH_SYS_RD && last_trace.lp == 1,
+                "SEAMCALL traced as a host leaf");
+    TDXT_EXPECT_INVARIANTS(p, "tdcall");
     tdxt_free(p);
 }
 
@@ -336,6 +594,10 @@ int main(void)
 {
     test_lifecycle_order();
     test_config_errors();
+    test_config_tdmr_table();
+    test_config_adjacent_cmrs();
+    test_memory_paths();
+    test_tdcall_dispatcher();
     test_metadata();
     test_dispatcher();
     test_sys_lock_table();

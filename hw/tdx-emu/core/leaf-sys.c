@@ -187,115 +187,265 @@ uint64_t tdx_leaf_sys_lp_shutdown(struct tdx_call *c, struct tdx_regs *r)
 
 /* ---- TDMR configuration ------------------------------------------------- */
 
-#define TDMR_INFO_ALIGN 512
+/*
+ * TDH.SYS.CONFIG checks each TDMR_INFO in array order against itself and
+ * the TDMRs before it, and reports the first problem with the module's
+ * specific status and detail bytes (tdx_status_detail(): TDMR index,
+ * PAMT level or reserved-area index, other TDMR index), as Intel's
+ * tdh_sys_config does. Order per TDMR: base/size, reserved areas, PAMT
+ * addresses, PAMT overlaps, PAMT vs available (non-reserved) memory,
+ * PAMT inside CMRs, available memory inside CMRs.
+ */
+#define TDMR_INFO_ALIGN 512         /* array and each entry (ABI) */
 #define TDMR_INFO_BYTES (64 + 16 * TDX_MAX_RSVD_PER_TDMR)
 
-static uint64_t pamt_bytes(uint64_t tdmr_size, uint64_t page_size)
-{
-    uint64_t bytes = (tdmr_size / page_size) * TDX_PAMT_ENTRY_SIZE;
+/* PAMT levels as the module numbers them in error details. */
+enum { PAMT_4K = 0, PAMT_2M = 1, PAMT_1G = 2, PAMT_LEVELS = 3 };
 
-    return (bytes + TDX_PAGE_SIZE - 1) & ~(TDX_PAGE_SIZE - 1);
+static const uint64_t pamt_page_size[PAMT_LEVELS] = {
+    TDX_PAGE_SIZE, 1ULL << 21, TDX_1G,
+};
+
+/* A raw TDMR_INFO as L1 wrote it (Linux's struct tdmr_info layout). */
+struct tdmr_info_raw {
+    uint64_t base, size;
+    uint64_t pamt_base[PAMT_LEVELS], pamt_size[PAMT_LEVELS];   /* by level */
+    uint64_t rsvd_off[TDX_MAX_RSVD_PER_TDMR], rsvd_size[TDX_MAX_RSVD_PER_TDMR];
+};
+
+static bool read_tdmr_info(struct tdx_module *m, uint64_t pa, struct tdmr_info_raw *t)
+{
+    uint64_t raw[TDMR_INFO_BYTES / 8];
+
+    if (tdx_mem_read(m, pa, raw, sizeof(raw))) {
+        return false;
+    }
+    t->base = raw[0];
+    t->size = raw[1];
+    /* In memory: 1G, 2M, 4K base/size pairs. */
+    for (int lvl = 0; lvl < PAMT_LEVELS; lvl++) {
+        t->pamt_base[lvl] = raw[2 + 2 * (2 - lvl)];
+        t->pamt_size[lvl] = raw[3 + 2 * (2 - lvl)];
+    }
+    for (unsigned j = 0; j < TDX_MAX_RSVD_PER_TDMR; j++) {
+        t->rsvd_off[j] = raw[8 + 2 * j];
+        t->rsvd_size[j] = raw[9 + 2 * j];
+    }
+    return true;
 }
 
-static bool range_in_cmrs(const struct tdx_module *m, uint64_t base, uint64_t size)
+/* [base, base + len) fits in the PA space and has no KeyID bits set. */
+static bool pa_range_ok(const struct tdx_module *m, uint64_t base, uint64_t len)
 {
+    uint64_t limit = 1ULL << tdx_keyid_shift(m);
+
+    return len && base < limit && len <= limit - base;
+}
+
+/*
+ * [base, end) lies inside convertible memory. CMRs that touch count as one
+ * range, as in the module (Linux may place a TDMR's memory across them).
+ */
+static bool range_in_cmrs(const struct tdx_module *m, uint64_t base, uint64_t end)
+{
+    uint64_t run_start = 0, run_end = 0;
+
     for (unsigned i = 0; i < m->desc.num_cmrs; i++) {
         const struct tdx_mem_range *cmr = &m->desc.cmrs[i];
+        uint64_t start = cmr->base;
 
-        if (base >= cmr->base && size <= cmr->size &&
-            base - cmr->base <= cmr->size - size) {
+        if (i && start == run_end) {
+            start = run_start;
+        }
+        if (base >= start && end <= cmr->base + cmr->size) {
             return true;
         }
+        run_start = start;
+        run_end = cmr->base + cmr->size;
     }
     return false;
 }
 
 static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
-    return a < b + blen && b < a + alen;
+    return alen && blen && a < b + blen && b < a + alen;
 }
 
 /*
- * Reads and validates one TDMR_INFO (layout: Linux's struct tdmr_info:
- * base, size, then PAMT 1G/2M/4K base+size pairs, then reserved areas of
- * {offset, size} ending at the first empty one).
+ * Calls fn(m, t, start, end, arg) for each available (non-reserved) part of
+ * TDMR t, stopping at the first call that returns true. Reserved areas are
+ * ordered and non-overlapping by the time this is used.
  */
-static bool read_tdmr(struct tdx_module *m, uint64_t pa, struct tdx_tdmr *t,
-                      const struct tdx_tdmr *prev)
-{
-    uint64_t raw[TDMR_INFO_BYTES / 8];
-    static const uint64_t page[3] = { TDX_PAGE_SIZE, 1ULL << 21, TDX_1G };
+typedef bool (*avail_fn)(const struct tdx_module *m, uint64_t start, uint64_t end,
+                         const void *arg);
 
-    if (pa & (TDMR_INFO_ALIGN - 1) || tdx_mem_read(m, pa, raw, sizeof(raw))) {
-        return false;
-    }
-    memset(t, 0, sizeof(*t));
-    t->base = raw[0];
-    t->size = raw[1];
-    /* raw[2..7]: 1G, 2M, 4K pairs; we store 4K first. */
-    for (int lvl = 0; lvl < 3; lvl++) {
-        t->pamt_base[lvl] = raw[2 + 2 * (2 - lvl)];
-        t->pamt_size[lvl] = raw[3 + 2 * (2 - lvl)];
-    }
-    if ((t->base | t->size) & (TDX_1G - 1) || t->size == 0 ||
-        t->base + t->size < t->base || t->base + t->size > (1ULL << tdx_keyid_shift(m)) ||
-        (prev && t->base < prev->base + prev->size)) {
-        return false;
-    }
-    for (int lvl = 0; lvl < 3; lvl++) {
-        if ((t->pamt_base[lvl] | t->pamt_size[lvl]) & (TDX_PAGE_SIZE - 1) ||
-            t->pamt_size[lvl] < pamt_bytes(t->size, page[lvl]) ||
-            !range_in_cmrs(m, t->pamt_base[lvl], t->pamt_size[lvl])) {
-            return false;
-        }
-    }
-    for (unsigned i = 0; i < TDX_MAX_RSVD_PER_TDMR; i++) {
-        uint64_t off = raw[8 + 2 * i], size = raw[9 + 2 * i];
-
-        if (size == 0) {
-            break;
-        }
-        if ((off | size) & (TDX_PAGE_SIZE - 1) || off >= t->size ||
-            size > t->size - off ||
-            (i && off < t->rsvd[i - 1].offset + t->rsvd[i - 1].size)) {
-            return false;
-        }
-        t->rsvd[i].offset = off;
-        t->rsvd[i].size = size;
-        t->num_rsvd++;
-    }
-    tdx_lock_init(&t->init_lock);
-    return true;
-}
-
-/* Every part of a TDMR that isn't RAM, or holds a PAMT, must be reserved. */
-static bool tdmr_layout_ok(const struct tdx_module *m, const struct tdx_tdmr *t,
-                           const struct tdx_tdmr *all, unsigned n)
+static bool for_each_avail(const struct tdx_module *m, const struct tdx_tdmr *t,
+                           avail_fn fn, const void *arg)
 {
     uint64_t pa = t->base;
 
-    for (unsigned i = 0; i <= t->num_rsvd; i++) {
-        uint64_t end = i < t->num_rsvd ? t->base + t->rsvd[i].offset
+    for (unsigned j = 0; j <= t->num_rsvd; j++) {
+        uint64_t end = j < t->num_rsvd ? t->base + t->rsvd[j].offset
                                        : t->base + t->size;
 
-        if (end > pa) {
-            if (!range_in_cmrs(m, pa, end - pa)) {
-                return false;
+        if (end > pa && fn(m, pa, end, arg)) {
+            return true;
+        }
+        if (j < t->num_rsvd) {
+            pa = t->base + t->rsvd[j].offset + t->rsvd[j].size;
+        }
+    }
+    return false;
+}
+
+static bool avail_hits_range(const struct tdx_module *m, uint64_t start, uint64_t end,
+                             const void *arg)
+{
+    const uint64_t *r = arg;     /* {base, size} */
+
+    return overlaps(start, end - start, r[0], r[1]);
+}
+
+static bool avail_outside_cmrs(const struct tdx_module *m, uint64_t start, uint64_t end,
+                               const void *arg)
+{
+    return !range_in_cmrs(m, start, end);
+}
+
+/* Does any of TDMR `pamt_of`'s PAMTs overlap TDMR `t`'s available memory?
+ * Reports the first offending level. */
+static bool pamt_hits_avail(const struct tdx_module *m, const struct tdx_tdmr *pamt_of,
+                            const struct tdx_tdmr *t, int *lvl_out)
+{
+    static const int order[PAMT_LEVELS] = { PAMT_4K, PAMT_2M, PAMT_1G };
+
+    for (int k = 0; k < PAMT_LEVELS; k++) {
+        uint64_t r[2] = { pamt_of->pamt_base[order[k]], pamt_of->pamt_size[order[k]] };
+
+        if (for_each_avail(m, t, avail_hits_range, r)) {
+            *lvl_out = order[k];
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Validates TDMR i (raw in `in`) against staged[0..i-1] and fills
+ * staged[i]. Returns TDX_SUCCESS or the module's status with details.
+ */
+static uint64_t check_tdmr(struct tdx_module *m, const struct tdmr_info_raw *in,
+                           struct tdx_tdmr *staged, uint8_t i)
+{
+    struct tdx_tdmr *t = &staged[i];
+    static const int lvl_order[PAMT_LEVELS] = { PAMT_1G, PAMT_2M, PAMT_4K };
+    int lvl;
+
+    memset(t, 0, sizeof(*t));
+    tdx_lock_init(&t->init_lock);
+    t->base = in->base;
+    t->size = in->size;
+    for (lvl = 0; lvl < PAMT_LEVELS; lvl++) {
+        t->pamt_base[lvl] = in->pamt_base[lvl];
+        t->pamt_size[lvl] = in->pamt_size[lvl];
+    }
+
+    /* Base and size: no wrap, ascending, disjoint, 1G granular, below the
+     * KeyID bits. */
+    if (t->base + t->size < t->base) {
+        return tdx_status_detail(TDX_INVALID_TDMR, i, 0, 0, 0);
+    }
+    if (i && (t->base < staged[i - 1].base ||
+              t->base < staged[i - 1].base + staged[i - 1].size)) {
+        return tdx_status_detail(TDX_NON_ORDERED_TDMR, i, 0, 0, 0);
+    }
+    if ((t->base | t->size) & (TDX_1G - 1) || !pa_range_ok(m, t->base, t->size)) {
+        return tdx_status_detail(TDX_INVALID_TDMR, i, 0, 0, 0);
+    }
+
+    /* Reserved areas: a zero-size entry ends the list, and nothing but
+     * zero-size entries may follow it. */
+    for (uint8_t j = 0; j < TDX_MAX_RSVD_PER_TDMR; j++) {
+        uint64_t off = in->rsvd_off[j], size = in->rsvd_size[j];
+
+        if (size == 0) {
+            if (j + 1 < TDX_MAX_RSVD_PER_TDMR && in->rsvd_size[j + 1]) {
+                return tdx_status_detail(TDX_NON_ORDERED_RESERVED_IN_TDMR, i, j, 0, 0);
             }
-            for (unsigned j = 0; j < n; j++) {
-                for (int lvl = 0; lvl < 3; lvl++) {
-                    if (overlaps(pa, end - pa, all[j].pamt_base[lvl],
-                                 all[j].pamt_size[lvl])) {
-                        return false;
-                    }
+            continue;
+        }
+        if (off + size < off) {
+            return tdx_status_detail(TDX_INVALID_RESERVED_IN_TDMR, i, j, 0, 0);
+        }
+        if (j && (off < in->rsvd_off[j - 1] ||
+                  off < in->rsvd_off[j - 1] + in->rsvd_size[j - 1])) {
+            return tdx_status_detail(TDX_NON_ORDERED_RESERVED_IN_TDMR, i, j, 0, 0);
+        }
+        if ((off | size) & (TDX_PAGE_SIZE - 1) || off > t->size || size > t->size - off) {
+            return tdx_status_detail(TDX_INVALID_RESERVED_IN_TDMR, i, j, 0, 0);
+        }
+        t->rsvd[t->num_rsvd].offset = off;
+        t->rsvd[t->num_rsvd].size = size;
+        t->num_rsvd++;
+    }
+
+    /* PAMT areas: 4K granular, addressable, big enough (1G, 2M, 4K). */
+    for (int k = 0; k < PAMT_LEVELS; k++) {
+        uint64_t base, size;
+
+        lvl = lvl_order[k];
+        base = t->pamt_base[lvl];
+        size = t->pamt_size[lvl];
+        if (base + size < base || (base | size) & (TDX_PAGE_SIZE - 1) ||
+            !pa_range_ok(m, base, size) ||
+            size / TDX_PAMT_ENTRY_SIZE < t->size / pamt_page_size[lvl]) {
+            return tdx_status_detail(TDX_INVALID_PAMT, i, (uint8_t)lvl, 0, 0);
+        }
+    }
+    /* ... not overlapping earlier TDMRs' PAMTs, nor each other ... */
+    for (uint8_t j = 0; j < i; j++) {
+        for (lvl = 0; lvl < PAMT_LEVELS; lvl++) {
+            for (int o = 0; o < PAMT_LEVELS; o++) {
+                if (overlaps(t->pamt_base[lvl], t->pamt_size[lvl],
+                             staged[j].pamt_base[o], staged[j].pamt_size[o])) {
+                    return tdx_status_detail(TDX_PAMT_OVERLAP, i, (uint8_t)lvl, j, 0);
                 }
             }
         }
-        if (i < t->num_rsvd) {
-            pa = t->base + t->rsvd[i].offset + t->rsvd[i].size;
+    }
+    if (overlaps(t->pamt_base[PAMT_4K], t->pamt_size[PAMT_4K],
+                 t->pamt_base[PAMT_2M], t->pamt_size[PAMT_2M]) ||
+        overlaps(t->pamt_base[PAMT_4K], t->pamt_size[PAMT_4K],
+                 t->pamt_base[PAMT_1G], t->pamt_size[PAMT_1G])) {
+        return tdx_status_detail(TDX_PAMT_OVERLAP, i, PAMT_4K, i, 0);
+    }
+    if (overlaps(t->pamt_base[PAMT_2M], t->pamt_size[PAMT_2M],
+                 t->pamt_base[PAMT_1G], t->pamt_size[PAMT_1G])) {
+        return tdx_status_detail(TDX_PAMT_OVERLAP, i, PAMT_2M, i, 0);
+    }
+    /* ... not in memory a TD could be given (any TDMR's available part:
+     * this TDMR's PAMTs vs TDMRs 0..i, earlier PAMTs vs this TDMR) ... */
+    for (uint8_t j = 0; j <= i; j++) {
+        if (pamt_hits_avail(m, t, &staged[j], &lvl)) {
+            return tdx_status_detail(TDX_PAMT_OVERLAP, i, (uint8_t)lvl, j, 0);
+        }
+        if (j < i && pamt_hits_avail(m, &staged[j], t, &lvl)) {
+            return tdx_status_detail(TDX_PAMT_OVERLAP, j, (uint8_t)lvl, i, 0);
         }
     }
-    return true;
+    /* ... and inside convertible memory. */
+    for (int k = 0; k < PAMT_LEVELS; k++) {
+        lvl = lvl_order[k];
+        if (!range_in_cmrs(m, t->pamt_base[lvl], t->pamt_base[lvl] + t->pamt_size[lvl])) {
+            return tdx_status_detail(TDX_PAMT_OUTSIDE_CMRS, i, (uint8_t)lvl, 0, 0);
+        }
+    }
+
+    /* Every page a TD could be given must be convertible. */
+    if (for_each_avail(m, t, avail_outside_cmrs, NULL)) {
+        return tdx_status_detail(TDX_TDMR_OUTSIDE_CMRS, i, 0, 0, 0);
+    }
+    return TDX_SUCCESS;
 }
 
 uint64_t tdx_leaf_sys_config(struct tdx_call *c, struct tdx_regs *r)
@@ -327,19 +477,22 @@ uint64_t tdx_leaf_sys_config(struct tdx_call *c, struct tdx_regs *r)
         return TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX;
     }
     for (uint64_t i = 0; i < r->rdx; i++) {
-        if (!read_tdmr(m, pas[i], &staged[i], i ? &staged[i - 1] : NULL)) {
-            return TDX_OPERAND_INVALID | TDX_OPERAND_ID_TDMR_INFO_PA;
+        struct tdmr_info_raw raw;
+
+        /* A bad entry pointer is reported against the array (RCX). */
+        if (pas[i] & (TDMR_INFO_ALIGN - 1) || pas[i] >> tdx_keyid_shift(m) ||
+            !read_tdmr_info(m, pas[i], &raw)) {
+            return TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX;
         }
-    }
-    for (uint64_t i = 0; i < r->rdx; i++) {
-        if (!tdmr_layout_ok(m, &staged[i], staged, r->rdx)) {
-            return TDX_OPERAND_INVALID | TDX_OPERAND_ID_TDMR_INFO_PA;
+        status = check_tdmr(m, &raw, staged, (uint8_t)i);
+        if (status != TDX_SUCCESS) {
+            return status;
         }
     }
     /* Cannot fail from here. The PAMT areas L1 gave become the module's. */
     for (uint64_t i = 0; i < r->rdx; i++) {
         m->tdmr[i] = staged[i];
-        for (int lvl = 0; lvl < 3; lvl++) {
+        for (int lvl = 0; lvl < PAMT_LEVELS; lvl++) {
             for (uint64_t off = 0; off < staged[i].pamt_size[lvl]; off += TDX_PAGE_SIZE) {
                 struct tdx_pamt_entry *e =
                     tdx_pamt_lookup(m, staged[i].pamt_base[lvl] + off);

@@ -321,14 +321,63 @@ bool tdx_pa_pamt_ready(struct tdx_module *m, uint64_t pa)
     return false;
 }
 
+/*
+ * Guest-physical (L1) memory. Accesses are split at 4 KiB page boundaries
+ * so the embedder's direct-pointer fast path (host_ptr) only ever has to
+ * resolve one page; a page it cannot resolve goes through mem_read /
+ * mem_write. Returns 0, or -1 when part of the range is not RAM.
+ */
+static size_t page_chunk(uint64_t pa, size_t len)
+{
+    size_t room = TDX_PAGE_SIZE - (pa & (TDX_PAGE_SIZE - 1));
+
+    return len < room ? len : room;
+}
+
 int tdx_mem_read(struct tdx_module *m, uint64_t pa, void *buf, size_t len)
 {
-    return m->ops.mem_read(m->opaque, pa, buf, len);
+    uint8_t *out = buf;
+
+    if (!m->ops.host_ptr) {
+        return m->ops.mem_read(m->opaque, pa, buf, len);
+    }
+    while (len) {
+        size_t n = page_chunk(pa, len);
+        const void *src = m->ops.host_ptr(m->opaque, pa, n, false);
+
+        if (src) {
+            memcpy(out, src, n);
+        } else if (m->ops.mem_read(m->opaque, pa, out, n)) {
+            return -1;
+        }
+        pa += n;
+        out += n;
+        len -= n;
+    }
+    return 0;
 }
 
 int tdx_mem_write(struct tdx_module *m, uint64_t pa, const void *buf, size_t len)
 {
-    return m->ops.mem_write(m->opaque, pa, buf, len);
+    const uint8_t *in = buf;
+
+    if (!m->ops.host_ptr) {
+        return m->ops.mem_write(m->opaque, pa, buf, len);
+    }
+    while (len) {
+        size_t n = page_chunk(pa, len);
+        void *dst = m->ops.host_ptr(m->opaque, pa, n, true);
+
+        if (dst) {
+            memcpy(dst, in, n);
+        } else if (m->ops.mem_write(m->opaque, pa, in, n)) {
+            return -1;
+        }
+        pa += n;
+        in += n;
+        len -= n;
+    }
+    return 0;
 }
 
 int tdx_mem_zero(struct tdx_module *m, uint64_t pa, size_t len)
@@ -336,9 +385,12 @@ int tdx_mem_zero(struct tdx_module *m, uint64_t pa, size_t len)
     static const uint8_t zeros[TDX_PAGE_SIZE];
 
     while (len) {
-        size_t n = len < sizeof(zeros) ? len : sizeof(zeros);
+        size_t n = page_chunk(pa, len);
+        void *dst = m->ops.host_ptr ? m->ops.host_ptr(m->opaque, pa, n, true) : NULL;
 
-        if (tdx_mem_write(m, pa, zeros, n)) {
+        if (dst) {
+            memset(dst, 0, n);
+        } else if (m->ops.mem_write(m->opaque, pa, zeros, n)) {
             return -1;
         }
         pa += n;

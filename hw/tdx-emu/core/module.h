@@ -141,6 +141,7 @@ struct tdx_call {
     bool injected;              /* the returned status came from a rule */
     uint64_t tdr_pa;            /* TD the call is about, for rule filters */
     uint64_t gpa;               /* GPA the call is about, or ~0 */
+    struct tdx_vcpu *vcpu;      /* TDCALL: the calling vCPU; else NULL */
     unsigned num_held;
     struct tdx_held_lock held[TDX_CALL_MAX_HELD];
 };
@@ -180,6 +181,13 @@ struct tdx_leaf_desc {
     tdx_leaf_fn fn;
     uint8_t max_version;
     bool before_ready;          /* allowed before the module is SYS_READY */
+};
+
+/* Guest (TDCALL) leaves: same shape; the vCPU is c->vcpu (tdcall.c). */
+struct tdx_guest_leaf_desc {
+    const char *name;
+    tdx_leaf_fn fn;             /* NULL: not implemented (OPERAND_INVALID) */
+    uint8_t max_version;
 };
 
 /* Handlers, one family per file. */

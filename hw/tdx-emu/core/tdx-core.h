@@ -33,6 +33,7 @@ struct tdx_trace_event {
     uint64_t status;
     uint64_t duration_ns;
     bool injected;          /* status came from an injection rule */
+    bool guest;             /* a TDCALL (TDG.* leaf), not a SEAMCALL */
 };
 
 /*
@@ -49,6 +50,14 @@ struct tdx_platform_ops {
     void (*trace)(void *opaque, const struct tdx_trace_event *ev);
     /* Optional: force LP n out of TD-guest mode soon (e.g. after TRACK). */
     void (*kick_lp)(void *opaque, unsigned lp);
+    /*
+     * Optional fast path: a host pointer through which [pa, pa + len) of L1
+     * RAM can be accessed directly (contiguous, and writable if `write`),
+     * or NULL, in which case the module falls back to mem_read/mem_write.
+     * The module uses the pointer only for the duration of one access and
+     * never keeps it. len is at most 4 KiB and never crosses a 4 KiB page.
+     */
+    void *(*host_ptr)(void *opaque, uint64_t pa, size_t len, bool write);
 };
 
 #define TDX_MAX_LPS   64
@@ -87,6 +96,17 @@ void tdx_module_destroy(struct tdx_module *m);
  * status, which is also returned.
  */
 uint64_t tdx_seamcall(struct tdx_module *m, unsigned lp, struct tdx_regs *regs);
+
+/*
+ * One TDCALL from the TD vCPU `vcpu` (the handle tdx_vp_enter_begin()
+ * returned; the vCPU must be inside the TD) running on LP `lp`: guest leaf
+ * in regs->rax, operands in the guest's registers. Returns the status the
+ * guest sees in RAX (also stored in regs->rax). Leaves not implemented yet
+ * return TDX_OPERAND_INVALID|RAX, as an unknown leaf does.
+ */
+struct tdx_vcpu;
+uint64_t tdx_tdcall(struct tdx_module *m, unsigned lp, struct tdx_vcpu *vcpu,
+                    struct tdx_regs *regs);
 
 /*
  * Consistency check for tests and debug builds: no lock held by a finished

@@ -69,7 +69,12 @@ enum tdx_guest_leaf {
     TDG_VP_WR           = 10,
 };
 
+/* Guest leaf numbers are below this. */
+#define TDX_MAX_GUEST_LEAF 32
+
 /* Name of a host leaf ("TDH.MEM.PAGE.AUG"), or NULL. */
 const char *tdx_host_leaf_name(unsigned leaf);
+/* Name of a guest leaf ("TDG.MEM.PAGE.ACCEPT"), or NULL. */
+const char *tdx_guest_leaf_name(unsigned leaf);
 
 #endif
