@@ -1,0 +1,46 @@
+/*
+ * tdx-emu: the SEAMCALL entry point between the CPU model (target/i386,
+ * vmx-helper.c) and the emulated TDX module.
+ *
+ * The CPU side decodes SEAMCALL, performs the architectural checks that
+ * come before entering SEAM (#UD outside VMX root operation or outside
+ * 64-bit mode, #GP(0) at CPL > 0, ...), then calls tdx_emu_seamcall() with
+ * the calling logical processor's register file. This function stands for
+ * "the logical processor is in SEAM root operation": it either completes
+ * the call (outputs in @regs, status in RAX, as after SEAMRET) or reports
+ * that the SEAM call failed before entering the module.
+ *
+ * Threading: called on the calling vCPU's thread, from a TCG helper,
+ * WITHOUT the BQL (MTTCG). Implementations must not take the BQL nor
+ * touch QEMU state that needs it; the core is plain C with its own locks.
+ * Guest memory is reached through address_space_* (RCU-safe).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HW_TDX_EMU_SEAMCALL_H
+#define HW_TDX_EMU_SEAMCALL_H
+
+#include "hw/core/cpu.h"
+
+/* SEAMCALL's register ABI: inputs and outputs in the same registers. */
+typedef struct TdxEmuSeamcallRegs {
+    uint64_t rax;          /* in: leaf (bit 63 = P-SEAMLDR); out: status */
+    uint64_t rcx, rdx;
+    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+    uint64_t rbx, rdi, rsi;
+} TdxEmuSeamcallRegs;
+
+typedef enum TdxEmuSeamcallResult {
+    /* The module (or P-SEAMLDR) ran and SEAMRET back: VMsucceed flags. */
+    TDX_EMU_SEAMCALL_DONE,
+    /*
+     * VMfailInvalid (CF=1, registers unchanged): SEAM is not ready — no
+     * module loaded, or the loader busy on another logical processor.
+     */
+    TDX_EMU_SEAMCALL_VMFAILINVALID,
+} TdxEmuSeamcallResult;
+
+/* @lp is the calling logical processor (its vCPU). */
+TdxEmuSeamcallResult tdx_emu_seamcall(CPUState *lp, TdxEmuSeamcallRegs *regs);
+
+#endif

@@ -1,0 +1,56 @@
+#!/bin/bash
+# L1 on tdx-emu's CPU model (-cpu max,tdx-emu=on + -object tdx-emu): the
+# kernel finds VMX (kvm_intel loads, /dev/kvm works), MKTME with the KeyID
+# split of the tdx-emu object, and a TDX host platform; its TDX code then
+# issues SEAMCALLs, which fail with VMfailInvalid (no module wired in yet)
+# and the kernel says "module not loaded". Without the CPU property the
+# lines are exactly today's baseline. The vmx-probe job checks the VMX/SEAM
+# instructions from user mode and through KVM (VMLAUNCH fails cleanly).
+. "$(dirname "$0")/lib.sh"
+
+no_line() {
+    ! grep -qE "$2" "$WORK/$1.log" || fail "$3: unexpected line: $(grep -m1 -E "$2" "$WORK/$1.log")"
+    ok "$3"
+}
+
+boot tdx --smp 2 -- -cpu max,tdx-emu=on
+[ "$rc" = 0 ] || fail "boot with tdx-emu=on: expected run-l1 exit 0, got $rc"
+expect_line tdx '^TDX-EMU-L1: init reached' "L1 reached init"
+expect_line tdx 'x86/tme: enabled by BIOS' "TME enabled"
+expect_line tdx 'x86/mktme: BIOS enabled: x86_phys_bits reduced by 3' "KeyID bits (4 TDX + 1 MKTME KeyIDs)"
+expect_line tdx 'virt/tdx: BIOS enabled: private KeyID range \[1, 5\)' "TDX KeyID range"
+expect_line tdx 'virt/tdx: module not loaded' "kernel's TDX line after SEAMCALL"
+no_line tdx 'TDX not supported by the host platform' "no 'TDX not supported'"
+no_line tdx 'VMX not supported|VMX not enabled|VMX not fully enabled|VMX .* disabled by BIOS' "no 'VMX not supported'"
+no_line tdx 'VMXON faulted|vmread failed|vmwrite failed|vmclear failed|vmptrld failed' "no VMX instruction failure in KVM"
+expect_line tdx '^TDX-EMU-L1: kvm=api-12' "kvm_intel loaded, /dev/kvm"
+expect_line tdx '^TDX-EMU-L1: done rc=0' "L1 job finished, no WARN/BUG"
+
+# KeyID split from the object's properties: 8 TDX + 8 MKTME KeyIDs -> 4 bits.
+boot keyids --no-tdx-emu -- -cpu max,tdx-emu=on -object tdx-emu,id=t,tdx-keyids=8,mktme-keyids=8
+[ "$rc" = 0 ] || fail "boot with 8+8 KeyIDs: expected exit 0, got $rc"
+expect_line keyids 'x86/mktme: BIOS enabled: x86_phys_bits reduced by 4' "KeyID bits (8+8)"
+expect_line keyids 'virt/tdx: BIOS enabled: private KeyID range \[8, 16\)' "TDX KeyID range (8+8)"
+
+# VMX/SEAM instructions from L1 user mode and through KVM.
+boot probe --job vmx-probe -- -cpu max,tdx-emu=on
+[ "$rc" = 0 ] || fail "vmx-probe: expected exit 0, got $rc ($(grep 'vmx-probe' "$WORK/probe.log" | grep UNEXPECTED | tr '\n' '|'))"
+for r in vmxon=sigsegv vmread=sigsegv seamcall=sigsegv tdcall=sigill movdir64b=ok \
+         movdir64b-misaligned=sigsegv kvm-run=exit-9-error-7 failures=0; do
+    expect_line probe "^TDX-EMU-L1: vmx-probe $r\$" "vmx-probe $r"
+done
+
+# Plain CPU (property off, object present): today's baseline lines.
+boot plain --smp 2
+[ "$rc" = 0 ] || fail "boot without tdx-emu=on: expected exit 0, got $rc"
+expect_line plain 'virt/tdx: TDX not supported by the host platform' "tdx-emu=off: kernel's TDX line"
+expect_line plain 'kvm_intel: VMX not supported by CPU' "tdx-emu=off: kernel's KVM line"
+expect_line plain '^TDX-EMU-L1: tdx-vm-type=no' "tdx-emu=off: tdx-status"
+no_line plain 'x86/tme|virt/tdx: BIOS enabled' "tdx-emu=off: no TME/KeyIDs"
+
+# The property needs its platform object and TCG.
+out=$("$(sed -n 's/^QEMU_BINARY=//p' "$TDX_EMU_CACHE/artifacts.env")" -M q35 -accel tcg \
+      -cpu max,tdx-emu=on -display none -nic none -S 2>&1 < /dev/null) && fail "tdx-emu=on without object: QEMU started"
+grep -q 'tdx-emu=on needs the platform object' <<< "$out" ||
+    fail "tdx-emu=on without object: expected an error naming the object, got: $out"
+ok "tdx-emu=on without -object tdx-emu is refused: $out"
