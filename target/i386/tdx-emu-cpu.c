@@ -25,7 +25,9 @@
 #include "qom/object_interfaces.h"
 #include "system/tcg.h"
 #include "cpu.h"
+#include "tcg/helper-tcg.h"
 #include "tdx-emu-cpu.h"
+#include "hw/tdx-emu/qemu/tdx-emu.h"
 
 /* MSRs QEMU's cpu.h does not name. */
 #define MSR_TDX_EMU_MKTME_KEYID_PARTITIONING 0x00000087
@@ -38,15 +40,6 @@
 #define SEAMRR_BASE_CONFIGURED   (1ULL << 3)
 #define SEAMRR_MASK_LOCKED       (1ULL << 10)
 #define SEAMRR_MASK_VALID        (1ULL << 11)
-/*
- * The SEAM range: the module's memory. Ours lives in the core, not in L1's
- * RAM, so this is only what the MSRs report: 32 MiB just below the KeyID
- * bits, far above L1's RAM and PCI windows.
- * TODO: take base/size from the tdx-emu object once the glue owns a SEAM
- * range region.
- */
-#define TDX_EMU_SEAMRR_SIZE      (32ULL << 20)
-
 /* TME_ACTIVATE / TME_CAPABILITY fields. */
 #define TME_ACTIVATE_LOCKED      (1ULL << 0)
 #define TME_ACTIVATE_ENABLED     (1ULL << 1)
@@ -271,7 +264,7 @@ bool tdx_emu_cpu_realize(X86CPU *cpu, Error **errp)
 {
     TdxEmuCpuConfig *cfg = &cpu->env.tdx_emu_cfg;
     Object *obj;
-    uint32_t total;
+    uint32_t total, pa_bits;
     int nr_slots = 0;
 
     if (!cfg->enabled) {
@@ -301,6 +294,21 @@ bool tdx_emu_cpu_realize(X86CPU *cpu, Error **errp)
     while ((1u << cfg->keyid_bits) < total) {
         cfg->keyid_bits++;
     }
+    cfg->platform = TDX_EMU(obj);
+    /*
+     * The SEAM range sits just below the KeyID bits; every vCPU reports the
+     * one range the object reserved (the first vCPU reserves it).
+     */
+    /*
+     * Realize runs this before cpu.c settles phys_bits; 0 there means TCG's
+     * default, which cpu.c applies later.
+     */
+    pa_bits = cpu->phys_bits ? cpu->phys_bits : TCG_PHYS_ADDR_BITS;
+    if (!tdx_emu_reserve_seam_range(cfg->platform, pa_bits - cfg->keyid_bits,
+                                    &cfg->seamrr_base, &cfg->seamrr_size,
+                                    errp)) {
+        return false;
+    }
 
     /* TDX is an Intel platform: Linux only runs its VMX/TDX code there. */
     if (!object_property_set_str(OBJECT(cpu), "vendor", CPUID_VENDOR_INTEL,
@@ -321,13 +329,6 @@ bool tdx_emu_cpu_realize(X86CPU *cpu, Error **errp)
 static uint32_t tdx_emu_phys_bits(CPUX86State *env)
 {
     return env_archcpu(env)->phys_bits;
-}
-
-static uint64_t seamrr_base(CPUX86State *env)
-{
-    uint32_t bits = tdx_emu_phys_bits(env) - env->tdx_emu_cfg.keyid_bits;
-
-    return (1ULL << bits) - TDX_EMU_SEAMRR_SIZE;
 }
 
 int tdx_emu_rdmsr(CPUX86State *env, uint32_t index, uint64_t *val)
@@ -361,10 +362,10 @@ int tdx_emu_rdmsr(CPUX86State *env, uint32_t index, uint64_t *val)
                TME_ACT_MKTME_AES_XTS;
         return TDX_EMU_MSR_HANDLED;
     case MSR_TDX_EMU_SEAMRR_PHYS_BASE:
-        *val = seamrr_base(env) | SEAMRR_BASE_CONFIGURED;
+        *val = cfg->seamrr_base | SEAMRR_BASE_CONFIGURED;
         return TDX_EMU_MSR_HANDLED;
     case MSR_TDX_EMU_SEAMRR_PHYS_MASK:
-        *val = (~(TDX_EMU_SEAMRR_SIZE - 1) &
+        *val = (~(cfg->seamrr_size - 1) &
                 MAKE_64BIT_MASK(0, tdx_emu_phys_bits(env))) |
                SEAMRR_MASK_LOCKED | SEAMRR_MASK_VALID;
         return TDX_EMU_MSR_HANDLED;

@@ -31,6 +31,9 @@ typedef struct TdxEmuCpuConfig {
     uint32_t tdx_keyids;    /* from the tdx-emu object */
     uint32_t mktme_keyids;  /* KeyID 0 included */
     uint32_t keyid_bits;    /* physical-address bits the KeyIDs take */
+    uint64_t seamrr_base;   /* the SEAM range the object reserved */
+    uint64_t seamrr_size;
+    struct TdxEmuState *platform; /* the tdx-emu object (QOM owns it) */
 } TdxEmuCpuConfig;
 
 #endif

@@ -467,10 +467,6 @@ static void test_dispatcher(void)
     TDXT_EXPECT_STATUS(tdxt_call(p, 0, 63, &r), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
                        "unknown leaf");
     memset(&r, 0, sizeof(r));
-    TDXT_EXPECT_STATUS(tdxt_call(p, 0, TDH_SYS_DISABLE, &r),
-                       TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
-                       "SYS.DISABLE (absent from module 1.5)");
-    memset(&r, 0, sizeof(r));
     r.rax = TDH_SYS_RD | (1 << 16);
     TDXT_EXPECT_STATUS(tdx_seamcall(p->m, 0, &r), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
                        "SYS.RD version 1");
@@ -502,6 +498,86 @@ static void test_dispatcher(void)
                     (unsigned long long)s->success[TDH_SYS_SHUTDOWN],
                     (unsigned long long)s->errors[TDH_SYS_SHUTDOWN]);
     }
+    tdxt_free(p);
+}
+
+/* Linux 7.2 disables the module on every shutdown; afterwards it is gone. */
+static void test_sys_disable(void)
+{
+    struct tdx_platform_desc d = tdxt_desc(2, 1);
+    struct tdxt_platform *p = tdxt_new(&d);
+    struct tdx_regs r = { 0 };
+
+    tdxt_boot(p);
+    TDXT_EXPECT_STATUS(tdxt_call(p, 1, TDH_SYS_DISABLE, &r), TDX_SUCCESS, "SYS.DISABLE");
+    memset(&r, 0, sizeof(r));
+    TDXT_EXPECT_STATUS(tdxt_call(p, 0, TDH_SYS_RD, &r), TDX_SYS_SHUTDOWN,
+                       "SYS.RD after SYS.DISABLE");
+    memset(&r, 0, sizeof(r));
+    TDXT_EXPECT_STATUS(tdxt_call(p, 0, TDH_MNG_CREATE, &r), TDX_SYS_SHUTDOWN,
+                       "MNG.CREATE after SYS.DISABLE");
+    TDXT_EXPECT_INVARIANTS(p, "after SYS.DISABLE");
+    tdxt_free(p);
+
+    /* Before the module is initialized (Linux's crash path may do this). */
+    p = tdxt_new(&d);
+    memset(&r, 0, sizeof(r));
+    TDXT_EXPECT_STATUS(tdxt_call(p, 0, TDH_SYS_DISABLE, &r), TDX_SUCCESS,
+                       "SYS.DISABLE before SYS.INIT");
+    memset(&r, 0, sizeof(r));
+    TDXT_EXPECT_STATUS(tdxt_call(p, 0, TDH_SYS_INIT, &r), TDX_SYS_SHUTDOWN,
+                       "SYS.INIT after SYS.DISABLE");
+    tdxt_free(p);
+}
+
+/*
+ * P-SEAMLDR (RAX bit 63): INFO reports a loader with no updates left;
+ * INSTALL and unknown loader leaves are refused; none of it counts as a
+ * module leaf.
+ */
+static void test_seamldr(void)
+{
+    struct tdx_platform_desc d = tdxt_desc(2, 1);
+    struct tdxt_platform *p = tdxt_new(&d);
+    const struct tdx_stats *st = tdx_module_stats(p->m);
+    struct tdx_regs r = { 0 };
+    uint8_t *info = p->ram + TDXT_SCRATCH;
+    uint32_t v;
+
+    memset(info, 0xAA, 256);
+    r.rax = TDX_SEAMLDR_INFO;
+    r.rcx = TDXT_SCRATCH + 0x80;
+    TDXT_EXPECT_STATUS(tdx_seamcall(p->m, 1, &r), 0x8000000000000000ULL,
+                       "SEAMLDR.INFO, buffer not 256-byte aligned (EBADPARAM)");
+    memset(&r, 0, sizeof(r));
+    r.rax = TDX_SEAMLDR_INFO;
+    r.rcx = TDXT_RAM_SIZE;
+    TDXT_EXPECT_STATUS(tdx_seamcall(p->m, 1, &r), 0x8000000000000000ULL,
+                       "SEAMLDR.INFO, buffer outside CMRs (EBADPARAM)");
+    memset(&r, 0, sizeof(r));
+    r.rax = TDX_SEAMLDR_INFO;
+    r.rcx = TDXT_SCRATCH;
+    /* Works before the module is initialized: the loader is separate. */
+    TDXT_EXPECT_STATUS(tdx_seamcall(p->m, 1, &r), TDX_SUCCESS, "SEAMLDR.INFO");
+    memcpy(&v, info + 8, 4);
+    TDXT_EXPECT(v == 0x8086, "SEAMLDR_INFO vendor: expected 0x8086, got %#x", v);
+    memcpy(&v, info + 24, 4);
+    TDXT_EXPECT(v == 1, "SEAMLDR_INFO x2APIC ID: expected the caller's LP 1, got %u", v);
+    memcpy(&v, info + 28, 4);
+    TDXT_EXPECT(v == 0, "SEAMLDR_INFO num_remaining_updates: expected 0, got %u", v);
+    TDXT_EXPECT(info[160] == 1 && info[162] == 1 && info[255] == 0,
+                "SEAMLDR_INFO seam_ready/p_seam_ready/reserved: expected 1/1/0, got %u/%u/%u",
+                info[160], info[162], info[255]);
+    memset(&r, 0, sizeof(r));
+    r.rax = TDX_SEAMLDR_INSTALL;
+    TDXT_EXPECT_STATUS(tdx_seamcall(p->m, 0, &r), 0x8000000000000003ULL,
+                       "SEAMLDR.INSTALL (no update support: EBADCALL)");
+    memset(&r, 0, sizeof(r));
+    r.rax = TDX_SEAMLDR_LEAF_BIT | 0x1234;
+    TDXT_EXPECT_STATUS(tdx_seamcall(p->m, 0, &r), 0x8000000000000003ULL,
+                       "unknown SEAMLDR leaf (EBADCALL)");
+    TDXT_EXPECT(st->calls[0] == 0, "loader calls counted as TDH.VP.ENTER: %llu",
+                (unsigned long long)st->calls[0]);
     tdxt_free(p);
 }
 
@@ -600,6 +676,8 @@ int main(void)
     test_tdcall_dispatcher();
     test_metadata();
     test_dispatcher();
+    test_sys_disable();
+    test_seamldr();
     test_sys_lock_table();
     test_bad_platform();
     return tdxt_done("test-sys");

@@ -246,7 +246,7 @@ static bool pa_range_ok(const struct tdx_module *m, uint64_t base, uint64_t len)
  * [base, end) lies inside convertible memory. CMRs that touch count as one
  * range, as in the module (Linux may place a TDMR's memory across them).
  */
-static bool range_in_cmrs(const struct tdx_module *m, uint64_t base, uint64_t end)
+bool tdx_range_in_cmrs(const struct tdx_module *m, uint64_t base, uint64_t end)
 {
     uint64_t run_start = 0, run_end = 0;
 
@@ -309,7 +309,7 @@ static bool avail_hits_range(const struct tdx_module *m, uint64_t start, uint64_
 static bool avail_outside_cmrs(const struct tdx_module *m, uint64_t start, uint64_t end,
                                const void *arg)
 {
-    return !range_in_cmrs(m, start, end);
+    return !tdx_range_in_cmrs(m, start, end);
 }
 
 /* Does any of TDMR `pamt_of`'s PAMTs overlap TDMR `t`'s available memory?
@@ -436,7 +436,7 @@ static uint64_t check_tdmr(struct tdx_module *m, const struct tdmr_info_raw *in,
     /* ... and inside convertible memory. */
     for (int k = 0; k < PAMT_LEVELS; k++) {
         lvl = lvl_order[k];
-        if (!range_in_cmrs(m, t->pamt_base[lvl], t->pamt_base[lvl] + t->pamt_size[lvl])) {
+        if (!tdx_range_in_cmrs(m, t->pamt_base[lvl], t->pamt_base[lvl] + t->pamt_size[lvl])) {
             return tdx_status_detail(TDX_PAMT_OUTSIDE_CMRS, i, (uint8_t)lvl, 0, 0);
         }
     }
@@ -595,6 +595,26 @@ uint64_t tdx_leaf_sys_shutdown(struct tdx_call *c, struct tdx_regs *r)
     }
     /* Cannot fail from here. */
     atomic_store(&m->sys_state, TDX_SYS_STATE_SHUTDOWN);
+    return TDX_SUCCESS;
+}
+
+/*
+ * TDH.SYS.DISABLE (69): the module stops serving SEAMCALLs until it is
+ * loaded and initialized again. Not part of the 1.5 ABI the module reports;
+ * Linux 7.2 issues it on every shutdown/reboot/kexec (tdx_sys_disable()),
+ * so the emulated module accepts it from any state instead of answering an
+ * unknown leaf and making every L1 reboot log "TDH.SYS.DISABLE failed".
+ * Contention with other TDH.SYS.* calls is TDX_SYS_BUSY, which Linux retries.
+ */
+uint64_t tdx_leaf_sys_disable(struct tdx_call *c, struct tdx_regs *r)
+{
+    uint64_t status = lock_global(c, TDX_LOCK_EXCLUSIVE);
+
+    if (status != TDX_SUCCESS) {
+        return status;
+    }
+    /* Cannot fail from here. */
+    atomic_store(&c->m->sys_state, TDX_SYS_STATE_SHUTDOWN);
     return TDX_SUCCESS;
 }
 

@@ -19,6 +19,7 @@ static const struct tdx_leaf_desc host_leaves[TDX_MAX_LEAF] = {
     [TDH_SYS_CONFIG]      = { "TDH.SYS.CONFIG", tdx_leaf_sys_config, 0, true },
     [TDH_SYS_SHUTDOWN]    = { "TDH.SYS.SHUTDOWN", tdx_leaf_sys_shutdown, 0, false },
     [TDH_SYS_UPDATE]      = { "TDH.SYS.UPDATE", tdx_leaf_sys_update, 0, true },
+    [TDH_SYS_DISABLE]     = { "TDH.SYS.DISABLE", tdx_leaf_sys_disable, 0, true },
     /* TD lifecycle, vCPU, measurement, PHYMEM (leaf-mng/vp/mr/phymem.c). */
     [TDH_MNG_ADDCX]       = { "TDH.MNG.ADDCX", tdx_leaf_mng_addcx, 0, false },
     [TDH_VP_ADDCX]        = { "TDH.VP.ADDCX", tdx_leaf_vp_addcx, 0, false },
@@ -488,12 +489,16 @@ uint64_t tdx_seamcall(struct tdx_module *m, unsigned lp, struct tdx_regs *regs)
     };
     const struct tdx_leaf_desc *d = leaf < TDX_MAX_LEAF ? &host_leaves[leaf] : NULL;
     int state = atomic_load(&m->sys_state);
+    const bool loader = regs->rax & TDX_SEAMLDR_LEAF_BIT;
     uint64_t status;
 
     tdx_inject_expire_holds(m);
     /* Dispatcher checks, in the module's order (facts: 0.5). */
     if (lp >= m->desc.num_lps) {
         status = TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX;  /* embedder bug */
+    } else if (loader) {
+        /* The loader, not the module: none of the module's state checks. */
+        status = tdx_seamldr_call(m, lp, regs);
     } else if (regs->rax >> 24) {
         status = TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX;
     } else if (state == TDX_SYS_STATE_SHUTDOWN && leaf != TDH_SYS_LP_SHUTDOWN) {
@@ -510,7 +515,9 @@ uint64_t tdx_seamcall(struct tdx_module *m, unsigned lp, struct tdx_regs *regs)
         tdx_call_unlock_all(&c);
     }
     regs->rax = status;
-    account(m, leaf, status, c.injected);
+    if (!loader) {
+        account(m, leaf, status, c.injected);
+    }
     if (m->ops.trace) {
         struct tdx_trace_event ev = {
             .lp = lp, .leaf = leaf, .version = version, .status = status,

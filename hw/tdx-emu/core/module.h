@@ -163,6 +163,10 @@ void tdx_call_unlock_all(struct tdx_call *c);
 struct tdx_pamt_entry *tdx_pamt_lookup(struct tdx_module *m, uint64_t pa);
 /* True when pa lies in a configured TDMR and outside its reserved areas. */
 bool tdx_pa_in_tdmr(struct tdx_module *m, uint64_t pa);
+/* [base, end) lies in convertible memory (touching CMRs count as one). */
+bool tdx_range_in_cmrs(const struct tdx_module *m, uint64_t base, uint64_t end);
+/* A P-SEAMLDR leaf (RAX bit 63): status for RAX. leaf-seamldr.c */
+uint64_t tdx_seamldr_call(struct tdx_module *m, unsigned lp, struct tdx_regs *r);
 /* PAMT initialized for this page (TDH.SYS.TDMR.INIT got past it). */
 bool tdx_pa_pamt_ready(struct tdx_module *m, uint64_t pa);
 
@@ -200,6 +204,7 @@ uint64_t tdx_leaf_sys_tdmr_init(struct tdx_call *c, struct tdx_regs *r);
 uint64_t tdx_leaf_sys_lp_shutdown(struct tdx_call *c, struct tdx_regs *r);
 uint64_t tdx_leaf_sys_shutdown(struct tdx_call *c, struct tdx_regs *r);
 uint64_t tdx_leaf_sys_update(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_leaf_sys_disable(struct tdx_call *c, struct tdx_regs *r);
 
 /* TD lifecycle, vCPU, measurement and PHYMEM leaves (leaf-mng.c,
  * leaf-vp.c, leaf-mr.c, leaf-phymem.c; objects in td.h/td.c). */

@@ -6,6 +6,11 @@
 #ifndef TDX_EMU_LEAVES_H
 #define TDX_EMU_LEAVES_H
 
+/* P-SEAMLDR leaves: the whole of RAX, bit 63 set (SEAMLDR interface spec). */
+#define TDX_SEAMLDR_LEAF_BIT    (1ULL << 63)
+#define TDX_SEAMLDR_INFO        (TDX_SEAMLDR_LEAF_BIT | 0)
+#define TDX_SEAMLDR_INSTALL     (TDX_SEAMLDR_LEAF_BIT | 1)
+
 enum tdx_host_leaf {
     TDH_VP_ENTER            = 0,
     TDH_MNG_ADDCX           = 1,

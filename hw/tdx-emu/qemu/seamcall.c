@@ -2,26 +2,36 @@
  * tdx-emu: SEAMCALL adapter from the CPU model to the emulated TDX module.
  * See seamcall.h for the contract (threading, register file, results).
  *
- * Today no module is wired in, so every SEAMCALL takes the architectural
- * "SEAM not ready" path: VMfailInvalid. Per the SEAMCALL description in
- * Intel's TDX CPU architectural extensions, SEAMCALL fails with
- * VMfailInvalid when SEAM is not enabled/loaded (the module was never
- * installed), which Linux reports as TDX_SEAMCALL_VMFAILINVALID ("module
- * not loaded").
- *
- * Where the core plugs in: look up the tdx-emu object's module instance,
- * then call the core's dispatcher with (module, lp->cpu_index, regs) and
- * return TDX_EMU_SEAMCALL_DONE with the status it left in regs->rax. Calls
- * with RAX bit 63 set target P-SEAMLDR; until the core models the loader,
- * those fail the same way.
+ * The logical processor number the module sees is the vCPU index: the
+ * core was created with one LP per vCPU (tdx-emu.c). The call runs on the
+ * vCPU's own thread without the BQL, so two L1 CPUs issuing SEAMCALLs race
+ * inside the core exactly as two logical processors race in SEAM.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "qemu/osdep.h"
+#include "target/i386/cpu.h"
+#include "tdx-emu.h"
 #include "seamcall.h"
 
 TdxEmuSeamcallResult tdx_emu_seamcall(CPUState *lp, TdxEmuSeamcallRegs *regs)
 {
-    return TDX_EMU_SEAMCALL_VMFAILINVALID;
+    TdxEmuState *s = X86_CPU(lp)->env.tdx_emu_cfg.platform;
+    /*
+     * Written once at machine-init-done, before any vCPU first runs: vCPU
+     * start-up orders that write before this read.
+     */
+    struct tdx_module *m = s ? s->module : NULL;
+
+    /*
+     * No module instance (machine not complete, or tdx-emu=on without the
+     * object): SEAM is not ready, which is VMfailInvalid — Linux's
+     * "module not loaded".
+     */
+    if (!m) {
+        return TDX_EMU_SEAMCALL_VMFAILINVALID;
+    }
+    tdx_seamcall(m, lp->cpu_index, regs);
+    return TDX_EMU_SEAMCALL_DONE;
 }

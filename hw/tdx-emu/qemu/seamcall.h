@@ -21,14 +21,13 @@
 #define HW_TDX_EMU_SEAMCALL_H
 
 #include "hw/core/cpu.h"
+#include "../core/tdx-core.h"
 
-/* SEAMCALL's register ABI: inputs and outputs in the same registers. */
-typedef struct TdxEmuSeamcallRegs {
-    uint64_t rax;          /* in: leaf (bit 63 = P-SEAMLDR); out: status */
-    uint64_t rcx, rdx;
-    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
-    uint64_t rbx, rdi, rsi;
-} TdxEmuSeamcallRegs;
+/*
+ * SEAMCALL's register ABI (inputs and outputs in the same registers) is the
+ * core's register file: RAX = leaf (bit 63 = P-SEAMLDR) in, status out.
+ */
+typedef struct tdx_regs TdxEmuSeamcallRegs;
 
 typedef enum TdxEmuSeamcallResult {
     /* The module (or P-SEAMLDR) ran and SEAMRET back: VMsucceed flags. */

@@ -19,11 +19,18 @@
 #include "exec/address-spaces.h"
 #include "hw/boards.h"
 #include "hw/i386/x86.h"
+#include "hw/i386/e820_memory_layout.h"
 #include "system/system.h"
 #include "target/i386/cpu.h"
 #include "../trace.h"
 #include "../core/tdx-core.h"
 #include "tdx-emu.h"
+
+/*
+ * Size of the SEAM range. The module's memory lives in the core, not here;
+ * the range exists so SEAMRR reports a valid range that L1 cannot touch.
+ */
+#define TDX_EMU_SEAM_SIZE (32ULL << 20)
 
 /* A hold window longer than this would look like a hang to L1's watchdogs. */
 #define TDX_EMU_MAX_HOLD_WINDOW_NS (1000ULL * 1000 * 1000)
@@ -170,10 +177,68 @@ static bool tdx_emu_describe_platform(TdxEmuState *s,
     return true;
 }
 
+/*
+ * Non-SEAM accesses to the SEAM range: reads return all-ones and writes are
+ * dropped, so L1 never sees module data there (and there is none: the
+ * module's state lives in the core).
+ */
+static uint64_t tdx_emu_seam_read(void *opaque, hwaddr addr, unsigned size)
+{
+    return MAKE_64BIT_MASK(0, size * 8);
+}
+
+static void tdx_emu_seam_write(void *opaque, hwaddr addr, uint64_t val,
+                               unsigned size)
+{
+}
+
+static const MemoryRegionOps tdx_emu_seam_ops = {
+    .read = tdx_emu_seam_read,
+    .write = tdx_emu_seam_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid.min_access_size = 1,
+    .valid.max_access_size = 8,
+};
+
+bool tdx_emu_reserve_seam_range(TdxEmuState *s, unsigned pa_bits,
+                                uint64_t *base, uint64_t *size, Error **errp)
+{
+    uint64_t want = (1ULL << pa_bits) - TDX_EMU_SEAM_SIZE;
+
+    if (s->seam_size) {
+        if (s->seam_base != want) {
+            error_setg(errp, "tdx-emu: all vCPUs need the same phys-bits; "
+                       "the SEAM range is at 0x%" PRIx64 ", this vCPU would "
+                       "put it at 0x%" PRIx64, s->seam_base, want);
+            return false;
+        }
+    } else {
+        /* RAM above 4 GiB starts at 4 GiB at the latest; stay clear of it. */
+        if ((4ULL << 30) + current_machine->ram_size > want) {
+            error_setg(errp, "tdx-emu: the SEAM range at 0x%" PRIx64 " (below "
+                       "the KeyID bits) would overlap RAM; use less memory "
+                       "or fewer KeyIDs", want);
+            return false;
+        }
+        s->seam_base = want;
+        s->seam_size = TDX_EMU_SEAM_SIZE;
+        e820_add_entry(s->seam_base, s->seam_size, E820_RESERVED);
+        memory_region_init_io(&s->seam_mr, OBJECT(s), &tdx_emu_seam_ops, s,
+                              "tdx-emu-seam-range", s->seam_size);
+        memory_region_add_subregion_overlap(get_system_memory(), s->seam_base,
+                                            &s->seam_mr, 1);
+        trace_tdx_emu_seam_range(s->seam_base, s->seam_size);
+    }
+    *base = s->seam_base;
+    *size = s->seam_size;
+    return true;
+}
+
 static void tdx_emu_machine_done(Notifier *n, void *unused)
 {
     TdxEmuState *s = container_of(n, TdxEmuState, machine_done);
     struct tdx_platform_desc desc;
+    struct tdx_module *m;
     Error *err = NULL;
     char why[256];
 
@@ -181,11 +246,12 @@ static void tdx_emu_machine_done(Notifier *n, void *unused)
         error_report_err(err);
         exit(1);
     }
-    s->module = tdx_module_create(&desc, &tdx_emu_ops, s, why, sizeof(why));
-    if (!s->module) {
+    m = tdx_module_create(&desc, &tdx_emu_ops, s, why, sizeof(why));
+    if (!m) {
         error_report("tdx-emu: cannot create the TDX module: %s", why);
         exit(1);
     }
+    s->module = m;
 }
 
 static void tdx_emu_complete(UserCreatable *uc, Error **errp)
@@ -205,6 +271,14 @@ static void tdx_emu_complete(UserCreatable *uc, Error **errp)
     qemu_add_machine_init_done_notifier(&s->machine_done);
     trace_tdx_emu_created(object_get_canonical_path_component(OBJECT(uc)),
                           s->tdx_keyids, s->mktme_keyids, s->seed);
+}
+
+/* The vCPUs and the memory map point at the object once it is in use. */
+static bool tdx_emu_can_be_deleted(UserCreatable *uc)
+{
+    TdxEmuState *s = TDX_EMU(uc);
+
+    return !s->seam_size && !s->module;
 }
 
 static void tdx_emu_instance_init(Object *obj)
@@ -230,6 +304,7 @@ static void tdx_emu_class_init(ObjectClass *oc, void *data)
     UserCreatableClass *ucc = USER_CREATABLE_CLASS(oc);
 
     ucc->complete = tdx_emu_complete;
+    ucc->can_be_deleted = tdx_emu_can_be_deleted;
 
     for (size_t i = 0; i < ARRAY_SIZE(tdx_emu_int_props); i++) {
         const TdxEmuIntProp *p = &tdx_emu_int_props[i];

@@ -7,6 +7,7 @@
 #define HW_TDX_EMU_H
 
 #include "qemu/notify.h"
+#include "exec/memory.h"
 #include "qom/object.h"
 
 #define TYPE_TDX_EMU "tdx-emu"
@@ -29,10 +30,24 @@ struct TdxEmuState {
 
     bool complete;
 
+    /* The SEAM range (SEAMRR): reserved by the first tdx-emu vCPU. */
+    uint64_t seam_base;
+    uint64_t seam_size;
+    MemoryRegion seam_mr;
+
     /* The emulated module; created once the machine (RAM, CPUs) exists. */
     struct tdx_module *module;
     Notifier machine_done;
 };
+
+/*
+ * The SEAM range, as a CPU with @pa_bits usable physical-address bits (the
+ * KeyID bits excluded) sees it: reserved on the first call (e820 reserved
+ * entry, and a region over it where L1 reads all-ones and writes are
+ * dropped, as for non-SEAM accesses on hardware); later calls must agree.
+ */
+bool tdx_emu_reserve_seam_range(TdxEmuState *s, unsigned pa_bits,
+                                uint64_t *base, uint64_t *size, Error **errp);
 
 /* Called by the monitor ("info tdx"). */
 void tdx_emu_print_info(TdxEmuState *s, GString *out);
