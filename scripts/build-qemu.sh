@@ -16,6 +16,7 @@ esac
 
 TREE=$TDX_EMU_CACHE/build/qemu-tree
 BUILD=$TDX_EMU_CACHE/build/qemu
+build_lock qemu
 export CCACHE_DIR=${CCACHE_DIR:-$TDX_EMU_CACHE/ccache}
 
 series=()

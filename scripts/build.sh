@@ -13,13 +13,15 @@ mkdir -p "$TDX_EMU_CACHE"
     bash "$TDX_EMU_ROOT/scripts/fetch-sources.sh" firmware
     bash "$TDX_EMU_ROOT/scripts/build-native.sh"
 } > "$TDX_EMU_CACHE/artifacts.env.tmp"
-eval "$(cat "$TDX_EMU_CACHE/artifacts.env.tmp")"
-bash "$TDX_EMU_ROOT/scripts/build-initramfs.sh" "$NATIVE_BUILD" >> "$TDX_EMU_CACHE/artifacts.env.tmp"
 t1=$(now_s)
 bash "$TDX_EMU_ROOT/scripts/build-qemu.sh" >> "$TDX_EMU_CACHE/artifacts.env.tmp"
 log "QEMU step: $(elapsed "$t1") s"
 t1=$(now_s)
 bash "$TDX_EMU_ROOT/scripts/build-kernel.sh" >> "$TDX_EMU_CACHE/artifacts.env.tmp"
 log "kernel step: $(elapsed "$t1") s"
+# The initramfs carries the guest tools and the test modules built against
+# the kernel, so it comes last.
+eval "$(cat "$TDX_EMU_CACHE/artifacts.env.tmp")"
+bash "$TDX_EMU_ROOT/scripts/build-initramfs.sh" "$NATIVE_BUILD" "$GUEST_KMODS" >> "$TDX_EMU_CACHE/artifacts.env.tmp"
 mv "$TDX_EMU_CACHE/artifacts.env.tmp" "$TDX_EMU_CACHE/artifacts.env"
 log "build complete in $(elapsed "$t0") s; artifacts in $TDX_EMU_CACHE/artifacts.env"

@@ -22,3 +22,12 @@ need_root() {
 # Wall-clock stamp in seconds, for the timing lines the scripts print.
 now_s() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# build_lock NAME: serialize builds that share a cache directory (two
+# checkouts, or a test run and a developer's build, on one machine). Held
+# until the calling script exits.
+build_lock() {
+    mkdir -p "$TDX_EMU_CACHE/locks"
+    exec 9> "$TDX_EMU_CACHE/locks/$1.lock"
+    flock -w 1800 9 || die "waited 30 min for another $1 build to finish"
+}

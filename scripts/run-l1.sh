@@ -7,10 +7,18 @@
 #   --mem SIZE       L1 memory (default 2G)
 #   --job NAME       run guest/jobs/NAME inside L1 (default show-tdx)
 #   --append ARGS    extra kernel command line
-#   --no-tdx-emu     plain QEMU behaviour: no tdx-emu object
+#   --plain-cpu      keep the tdx-emu object but a plain CPU (no VMX/SEAM):
+#                    L1 sees no TDX platform
+#   --no-tdx-emu     plain QEMU behaviour: no tdx-emu object, plain CPU
+#   --hmp-at-exit CMD  when L1 powers off, run HMP command CMD (e.g.
+#                    "info tdx") and print its output before QEMU quits;
+#                    may be given more than once
 #   --timeout SEC    give up after SEC seconds (default 300)
 #   --log FILE       also write the console to FILE
 #   --quiet          do not echo the console, print only the summary
+#
+# By default L1 gets the emulated TDX platform: -object tdx-emu,
+# -cpu max,tdx-emu=on, and kvm_intel.tdx=1 on its command line.
 #
 # Exit status: 0 when L1 reached init and its job succeeded; the job's
 # status when it failed; 2 when L1 never reached init; 3 when L1 reached init
@@ -18,20 +26,22 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-smp=2 mem=2G job=show-tdx append='' tdx=1 timeout_s=300 logfile='' quiet=0
-extra=()
+smp=2 mem=2G job=show-tdx append='' tdx=1 tdx_cpu=1 timeout_s=300 logfile=''
+quiet=0 extra=() hmp_cmds=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --smp) smp=$2; shift 2 ;;
         --mem) mem=$2; shift 2 ;;
         --job) job=$2; shift 2 ;;
         --append) append=$2; shift 2 ;;
-        --no-tdx-emu) tdx=0; shift ;;
+        --plain-cpu) tdx_cpu=0; shift ;;
+        --no-tdx-emu) tdx=0; tdx_cpu=0; shift ;;
+        --hmp-at-exit) hmp_cmds+=("$2"); shift 2 ;;
         --timeout) timeout_s=$2; shift 2 ;;
         --log) logfile=$2; shift 2 ;;
         --quiet) quiet=1; shift ;;
         --) shift; extra=("$@"); break ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
@@ -43,15 +53,29 @@ for v in QEMU_BINARY KERNEL_IMAGE INITRAMFS FIRMWARE_DIR; do
     [ -e "${!v:-/nonexistent}" ] || die "$v (${!v:-unset}) is missing: run scripts/build.sh"
 done
 
-args=(-M q35 -accel tcg,thread=multi -cpu max -smp "$smp" -m "$mem"
-      -display none -monitor none -serial stdio -nic none -no-reboot
+cpu=max
+if [ $tdx_cpu = 1 ]; then
+    cpu=max,tdx-emu=on
+    append="kvm_intel.tdx=1 $append"
+fi
+args=(-M q35 -accel tcg,thread=multi -cpu "$cpu" -smp "$smp" -m "$mem"
+      -display none -serial stdio -nic none -no-reboot
       -L "$FIRMWARE_DIR" -kernel "$KERNEL_IMAGE" -initrd "$INITRAMFS"
       -append "console=ttyS0 panic=-1 nohibernate tdx_emu.job=$job $append")
 [ $tdx = 1 ] && args+=(-object tdx-emu,id=tdx0)
-args+=("${extra[@]}")
 
 log_tmp=$(mktemp)
-trap 'rm -f "$log_tmp"' EXIT
+hmp_dir=$(mktemp -d)
+trap 'rm -rf "$log_tmp" "$hmp_dir"' EXIT
+if [ ${#hmp_cmds[@]} -gt 0 ]; then
+    # L1's power-off stops the VM instead of ending QEMU; the monitor then
+    # answers the commands and quits QEMU (scripts/hmp.py).
+    args+=(-no-shutdown -monitor "unix:$hmp_dir/hmp,server=on,wait=off")
+else
+    args+=(-monitor none)
+fi
+args+=("${extra[@]}")
+
 t0=$EPOCHREALTIME
 init_at=
 set +e
@@ -60,9 +84,17 @@ while IFS= read -r line; do
     line=${line%$'\r'}
     printf '%s\n' "$line" >> "$log_tmp"
     [ $quiet = 1 ] || printf '%s\n' "$line"
+    if [[ $line == *"virt/tdx: TDX-Module initialized"* ]]; then
+        printf 'TDX-EMU-HOST: tdx-module-seconds=%s\n' \
+            "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')" >> "$log_tmp"
+    fi
     if [ -z "$init_at" ] && [[ $line == "TDX-EMU-L1: init reached"* ]]; then
         init_at=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
         printf 'TDX-EMU-HOST: init-seconds=%s\n' "$init_at" >> "$log_tmp"
+    fi
+    if [ ${#hmp_cmds[@]} -gt 0 ] && [[ $line == "TDX-EMU-L1: done rc="* ]]; then
+        python3 "$TDX_EMU_ROOT/scripts/hmp.py" "$hmp_dir/hmp" "${hmp_cmds[@]}" 2>&1 |
+            tee -a "$log_tmp" | { [ $quiet = 1 ] && cat > /dev/null || cat; }
     fi
 done
 qemu_rc=${PIPESTATUS[0]}
@@ -71,7 +103,7 @@ total=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
 [ -n "$logfile" ] && cp "$log_tmp" "$logfile"
 
 echo "---- tdx-emu: L1 summary ----"
-grep -E 'virt/tdx|kvm_intel|kvm:|TDX-EMU-L1: (kvm|tdx|vm-types)' "$log_tmp" | awk '!seen[$0]++' | sed 's/^/  /' || true
+grep -E 'virt/tdx|kvm_intel|kvm:|TDX-EMU-L1: (kvm|tdx|vm-types|tainted)' "$log_tmp" | awk '!seen[$0]++' | sed 's/^/  /' || true
 init_s=$(sed -n 's/^TDX-EMU-HOST: init-seconds=//p' "$log_tmp")
 if [ -z "$init_s" ]; then
     echo "L1 did not reach init (QEMU exit $qemu_rc after ${total}s)"
@@ -82,5 +114,7 @@ if [ -z "$done_rc" ]; then
     echo "L1 reached init in ${init_s}s but did not finish (QEMU exit $qemu_rc after ${total}s)"
     exit 3
 fi
+mod_s=$(sed -n 's/^TDX-EMU-HOST: tdx-module-seconds=//p' "$log_tmp" | head -n1)
+[ -n "$mod_s" ] && echo "TDX module initialized ${mod_s}s after QEMU started"
 echo "L1 reached init in ${init_s}s, job '$job' exited $done_rc, QEMU exited $qemu_rc after ${total}s"
 exit "$done_rc"

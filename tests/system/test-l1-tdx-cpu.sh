@@ -1,11 +1,10 @@
 #!/bin/bash
 # L1 on tdx-emu's CPU model (-cpu max,tdx-emu=on + -object tdx-emu): the
 # kernel finds VMX (kvm_intel loads, /dev/kvm works), MKTME with the KeyID
-# split of the tdx-emu object, and a TDX host platform; its TDX code then
-# issues SEAMCALLs, which fail with VMfailInvalid (no module wired in yet)
-# and the kernel says "module not loaded". Without the CPU property the
-# lines are exactly today's baseline. The vmx-probe job checks the VMX/SEAM
+# split of the tdx-emu object, a TDX host platform and its SEAM range
+# (reserved, all-ones to L1). The vmx-probe job checks the VMX/SEAM
 # instructions from user mode and through KVM (VMLAUNCH fails cleanly).
+# (test-l1-boot.sh covers the module's initialization and the baselines.)
 . "$(dirname "$0")/lib.sh"
 
 no_line() {
@@ -13,13 +12,17 @@ no_line() {
     ok "$3"
 }
 
-boot tdx --smp 2 -- -cpu max,tdx-emu=on
+boot tdx --smp 2 --hmp-at-exit "xp /2gx 0x1ffe000000" --hmp-at-exit "xp /2gx 0x1fffffffe0"
 [ "$rc" = 0 ] || fail "boot with tdx-emu=on: expected run-l1 exit 0, got $rc"
 expect_line tdx '^TDX-EMU-L1: init reached' "L1 reached init"
 expect_line tdx 'x86/tme: enabled by BIOS' "TME enabled"
 expect_line tdx 'x86/mktme: BIOS enabled: x86_phys_bits reduced by 3' "KeyID bits (4 TDX + 1 MKTME KeyIDs)"
 expect_line tdx 'virt/tdx: BIOS enabled: private KeyID range \[1, 5\)' "TDX KeyID range"
-expect_line tdx 'virt/tdx: module not loaded' "kernel's TDX line after SEAMCALL"
+expect_line tdx 'virt/tdx: TDX-Module initialized' "kernel's TDX line after SEAMCALLs"
+# SEAM range: 32 MiB below the KeyID bits (40 - 3 = 37 address bits).
+expect_line tdx 'BIOS-e820: \[mem 0x0000001ffe000000-0x0000001fffffffff\] reserved' "SEAM range reserved in e820"
+expect_line tdx '^0000001ffe000000: 0xffffffffffffffff 0xffffffffffffffff' "SEAM range reads all-ones (start)"
+expect_line tdx '^0000001fffffffe0: 0xffffffffffffffff 0xffffffffffffffff' "SEAM range reads all-ones (end)"
 no_line tdx 'TDX not supported by the host platform' "no 'TDX not supported'"
 no_line tdx 'VMX not supported|VMX not enabled|VMX not fully enabled|VMX .* disabled by BIOS' "no 'VMX not supported'"
 no_line tdx 'VMXON faulted|vmread failed|vmwrite failed|vmclear failed|vmptrld failed' "no VMX instruction failure in KVM"
@@ -33,7 +36,7 @@ expect_line keyids 'x86/mktme: BIOS enabled: x86_phys_bits reduced by 4' "KeyID 
 expect_line keyids 'virt/tdx: BIOS enabled: private KeyID range \[8, 16\)' "TDX KeyID range (8+8)"
 
 # VMX/SEAM instructions from L1 user mode and through KVM.
-boot probe --job vmx-probe -- -cpu max,tdx-emu=on
+boot probe --job vmx-probe
 [ "$rc" = 0 ] || fail "vmx-probe: expected exit 0, got $rc ($(grep 'vmx-probe' "$WORK/probe.log" | grep UNEXPECTED | tr '\n' '|'))"
 for r in vmxon=sigsegv vmread=sigsegv seamcall=sigsegv tdcall=sigill movdir64b=ok \
          movdir64b-misaligned=sigsegv kvm-run=exit-9-error-7 failures=0; do
@@ -41,7 +44,7 @@ for r in vmxon=sigsegv vmread=sigsegv seamcall=sigsegv tdcall=sigill movdir64b=o
 done
 
 # Plain CPU (property off, object present): today's baseline lines.
-boot plain --smp 2
+boot plain --smp 2 --plain-cpu
 [ "$rc" = 0 ] || fail "boot without tdx-emu=on: expected exit 0, got $rc"
 expect_line plain 'virt/tdx: TDX not supported by the host platform' "tdx-emu=off: kernel's TDX line"
 expect_line plain 'kvm_intel: VMX not supported by CPU' "tdx-emu=off: kernel's KVM line"

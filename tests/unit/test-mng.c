@@ -296,6 +296,21 @@ static int test_resolve(struct tdx_td *td, uint64_t gpa, uint64_t *hpa,
     return 1;
 }
 
+
+/* Trace sink: what the embedder sees of a successful TDH.MR.FINALIZE. */
+static uint8_t traced_mrtd[48];
+static uint64_t traced_tdr;
+static unsigned traced_mrtd_calls;
+
+static void capture_mrtd_trace(void *opaque, const struct tdx_trace_event *ev)
+{
+    if (ev->mrtd) {
+        memcpy(traced_mrtd, ev->mrtd, sizeof(traced_mrtd));
+        traced_tdr = ev->tdr_pa;
+        traced_mrtd_calls++;
+    }
+}
+
 static void test_measure_and_finalize(void)
 {
     struct tdxt_platform *p = boot();
@@ -340,7 +355,11 @@ static void test_measure_and_finalize(void)
                        "FINALIZE without vCPUs");
     tdt_vcpu(p, &td, 0);
     r = (struct tdx_regs){ .rcx = td.tdr };
+    p->m->ops.trace = capture_mrtd_trace;
     TDXT_EXPECT_STATUS(tdt_call(p, 0, TDH_MR_FINALIZE, &r), TDX_SUCCESS, "FINALIZE");
+    TDXT_EXPECT(traced_mrtd_calls == 1 && traced_tdr == td.tdr,
+                "FINALIZE trace: expected 1 event with the MRTD for TDR %#llx, got %u (TDR %#llx)",
+                (unsigned long long)td.tdr, traced_mrtd_calls, (unsigned long long)traced_tdr);
     TDXT_EXPECT(atomic_load(&tdt_obj(p, &td)->op_state) == TDX_OP_RUNNABLE, "RUNNABLE");
     r = (struct tdx_regs){ .rcx = td.tdr };
     TDXT_EXPECT_STATUS(tdt_call(p, 0, TDH_MR_FINALIZE, &r), TDX_OP_STATE_INCORRECT,
@@ -367,6 +386,9 @@ static void test_measure_and_finalize(void)
         memcpy(got + 8 * i, &r.r8, 8);
     }
     TDXT_EXPECT(memcmp(got, want, 48) == 0, "MRTD as computed independently");
+    TDXT_EXPECT(memcmp(traced_mrtd, want, 48) == 0, "MRTD in the FINALIZE trace event");
+    TDXT_EXPECT(traced_mrtd_calls == 1, "only the successful FINALIZE carries an MRTD, got %u",
+                traced_mrtd_calls);
     TDXT_EXPECT_INVARIANTS(p, "after FINALIZE");
     tdxt_free(p);
 }

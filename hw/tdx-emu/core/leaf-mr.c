@@ -5,6 +5,8 @@
  * as Intel's module does). TDH.MEM.PAGE.ADD adds its own record through
  * tdx_mrtd_page_add(&td->mr, gpa) (measure.h).
  */
+#include <string.h>
+
 #include "td.h"
 
 /* GPA usable as a private address of this TD: below the GPA width and
@@ -87,5 +89,7 @@ uint64_t tdx_leaf_mr_finalize(struct tdx_call *c, struct tdx_regs *r)
     /* Cannot fail from here. No service TDs: SERVTD_HASH stays zero. */
     tdx_mrtd_finalize(&td->mr);
     atomic_store(&td->op_state, TDX_OP_RUNNABLE);
+    memcpy(c->mrtd, td->mr.mrtd, sizeof(c->mrtd));
+    c->has_mrtd = true;
     return TDX_SUCCESS;
 }

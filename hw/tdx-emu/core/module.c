@@ -522,7 +522,8 @@ uint64_t tdx_seamcall(struct tdx_module *m, unsigned lp, struct tdx_regs *regs)
         struct tdx_trace_event ev = {
             .lp = lp, .leaf = leaf, .version = version, .status = status,
             .duration_ns = m->ops.clock_ns(m->opaque) - t0,
-            .injected = c.injected,
+            .injected = c.injected, .tdr_pa = c.tdr_pa,
+            .mrtd = c.has_mrtd ? c.mrtd : NULL,
         };
         m->ops.trace(m->opaque, &ev);
     }

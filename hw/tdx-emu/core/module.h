@@ -142,6 +142,9 @@ struct tdx_call {
     uint64_t tdr_pa;            /* TD the call is about, for rule filters */
     uint64_t gpa;               /* GPA the call is about, or ~0 */
     struct tdx_vcpu *vcpu;      /* TDCALL: the calling vCPU; else NULL */
+    /* TDH.MR.FINALIZE that succeeded: the MRTD, copied for the trace. */
+    bool has_mrtd;
+    uint8_t mrtd[48];
     unsigned num_held;
     struct tdx_held_lock held[TDX_CALL_MAX_HELD];
 };

@@ -34,6 +34,9 @@ struct tdx_trace_event {
     uint64_t duration_ns;
     bool injected;          /* status came from an injection rule */
     bool guest;             /* a TDCALL (TDG.* leaf), not a SEAMCALL */
+    uint64_t tdr_pa;        /* TD the call was about, 0 if none/unknown */
+    /* A TDH.MR.FINALIZE that succeeded: the TD's MRTD (48 bytes); else NULL. */
+    const uint8_t *mrtd;
 };
 
 /*

@@ -125,6 +125,15 @@ static void tdx_emu_trace(void *opaque, const struct tdx_trace_event *ev)
 {
     trace_tdx_emu_seamcall(ev->lp, ev->leaf, ev->version, ev->status,
                            ev->duration_ns, ev->injected);
+    /* The measurement a TD's attestation will carry, for scripts to check. */
+    if (ev->mrtd && trace_event_get_state_backends(TRACE_TDX_EMU_TD_FINALIZED)) {
+        char hex[48 * 2 + 1];
+
+        for (int i = 0; i < 48; i++) {
+            snprintf(hex + 2 * i, 3, "%02x", ev->mrtd[i]);
+        }
+        trace_tdx_emu_td_finalized(ev->lp, ev->tdr_pa, hex);
+    }
 }
 
 static const struct tdx_platform_ops tdx_emu_ops = {
