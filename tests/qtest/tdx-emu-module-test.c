@@ -124,12 +124,14 @@ static void test_bring_up(void)
 
     info = qtest_hmp(qts, "info tdx");
     if (!strstr(info, "module state: SYS_READY") || !strstr(info, "PT_RSVD=2053") ||
-        !strstr(info, "TDH.SYS.TDMR.INIT")) {
+        !strstr(info, "TDH.SYS.TDMR.INIT") ||
+        !strstr(info, "TDs: 0; TDX HKIDs: 0 assigned, 0 flushed, 4 free")) {
         g_test_message("unexpected 'info tdx':\n%s", info);
     }
     g_assert(strstr(info, "module state: SYS_READY"));
     g_assert(strstr(info, "PT_RSVD=2053"));
     g_assert(strstr(info, "TDH.SYS.TDMR.INIT"));
+    g_assert(strstr(info, "TDs: 0; TDX HKIDs: 0 assigned, 0 flushed, 4 free"));
     g_free(info);
 
     /* Bad doorbell input is a QMP error, not a crash. */

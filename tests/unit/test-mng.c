@@ -510,10 +510,31 @@ static void test_lifecycle(void)
         r = (struct tdx_regs){ .rcx = td.tdr };
         TDXT_EXPECT_STATUS(tdt_call(p, 0, TDH_MR_FINALIZE, &r), TDX_SUCCESS, "FINALIZE");
         TDXT_EXPECT_INVARIANTS(p, "lifecycle: running TD");
+        {
+            struct tdx_module_info info;
+
+            tdx_module_get_info(p->m, &info);
+            TDXT_EXPECT(info.num_tds == 1 && info.hkids_assigned == 1 &&
+                        info.hkids_flushed == 0,
+                        "info with a running TD: expected 1 TD, 1 HKID assigned, got %llu, "
+                        "%u assigned, %u flushed", (unsigned long long)info.num_tds,
+                        info.hkids_assigned, info.hkids_flushed);
+        }
 
         tdt_release_hkid(p, &td);
         tdt_reclaim_all(p, &td);
         TDXT_EXPECT_INVARIANTS(p, "lifecycle: after teardown");
+        {
+            struct tdx_module_info info;
+
+            tdx_module_get_info(p->m, &info);
+            TDXT_EXPECT(info.num_tds == 0 && info.hkids_assigned == 0 &&
+                        info.hkids_flushed == 0 && info.hkids_free == p->m->desc.tdx_keyids,
+                        "info after teardown: expected 0 TDs and all %u HKIDs free, got %llu "
+                        "TDs, %u assigned, %u flushed, %u free", p->m->desc.tdx_keyids,
+                        (unsigned long long)info.num_tds, info.hkids_assigned,
+                        info.hkids_flushed, info.hkids_free);
+        }
     }
     for (uint64_t pa = first_page; pa < tdt_next_page; pa += TDX_PAGE_SIZE) {
         struct tdx_pamt_entry *e = tdx_pamt_lookup(p->m, pa);

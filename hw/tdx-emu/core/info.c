@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "module.h"
+#include "td.h"
 
 static const char *const state_names[] = {
     [TDX_SYS_INIT_PENDING] = "SYSINIT_PENDING",
@@ -44,6 +45,20 @@ void tdx_module_get_info(struct tdx_module *m, struct tdx_module_info *out)
         out->tdmr_bytes_initialized +=
             __atomic_load_n(&m->tdmr[i].init_done, __ATOMIC_ACQUIRE);
     }
+    for (unsigned k = tdx_td_first_hkid(m);
+         k < tdx_td_first_hkid(m) + tdx_td_num_hkids(m); k++) {
+        switch (__atomic_load_n(&m->kot_state[k], __ATOMIC_RELAXED)) {
+        case TDX_KOT_FREE:
+            out->hkids_free++;
+            break;
+        case TDX_KOT_ASSIGNED:
+            out->hkids_assigned++;
+            break;
+        default:
+            out->hkids_flushed++;
+            break;
+        }
+    }
     /* Racy by design: a monitor snapshot, not a consistent cut. */
     for (unsigned b = 0; b < m->num_pamt_blocks; b++) {
         const struct tdx_pamt_block *blk = &m->pamt[b];
@@ -65,4 +80,5 @@ void tdx_module_get_info(struct tdx_module *m, struct tdx_module_info *out)
             }
         }
     }
+    out->num_tds = out->pages_by_type[TDX_PT_TDR];
 }

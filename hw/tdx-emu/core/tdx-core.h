@@ -127,6 +127,9 @@ struct tdx_module_info {
     unsigned num_tdmrs;
     uint64_t tdmr_bytes, tdmr_bytes_initialized;
     uint64_t pages_by_type[16];     /* PAMT page type -> 4K pages */
+    /* Key ownership of the TDX (private) HKIDs: FREE / ASSIGNED / FLUSHED. */
+    unsigned hkids_free, hkids_assigned, hkids_flushed;
+    uint64_t num_tds;               /* TDR pages in the PAMT */
 };
 
 void tdx_module_get_info(struct tdx_module *m, struct tdx_module_info *out);

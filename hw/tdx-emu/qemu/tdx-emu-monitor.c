@@ -31,6 +31,10 @@ void tdx_emu_print_info(TdxEmuState *s, GString *out)
     g_string_append_printf(out, "  TDMRs: %u, %" PRIu64 " MiB, PAMT initialized for %"
                            PRIu64 " MiB\n", info.num_tdmrs,
                            info.tdmr_bytes >> 20, info.tdmr_bytes_initialized >> 20);
+    g_string_append_printf(out, "  TDs: %" PRIu64 "; TDX HKIDs: %u assigned, %u "
+                           "flushed, %u free\n", info.num_tds,
+                           info.hkids_assigned, info.hkids_flushed,
+                           info.hkids_free);
     g_string_append(out, "  PAMT pages by type:");
     for (unsigned t = 0; t < 16; t++) {
         if (info.pages_by_type[t] && tdx_page_type_name(t)) {
