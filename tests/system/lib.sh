@@ -6,8 +6,13 @@
 # shellcheck shell=bash
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+# TDX_EMU_TEST_WORK=DIR keeps the consoles there for reading afterwards.
+if [ -n "${TDX_EMU_TEST_WORK:-}" ]; then
+    WORK=$TDX_EMU_TEST_WORK; mkdir -p "$WORK"
+else
+    WORK=$(mktemp -d)
+    trap 'rm -rf "$WORK"' EXIT
+fi
 
 fail() { echo "FAIL: $*"; exit 1; }
 ok() { echo "ok: $*"; }

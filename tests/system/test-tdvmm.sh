@@ -7,7 +7,8 @@
 # PT_NDA/PT_RSVD in the PAMT and every TDX HKID is free again.
 . "$(dirname "$0")/lib.sh"
 
-boot tdvmm --smp 2 --job tdvmm --timeout 240 --hmp-at-exit "info tdx" -- -trace tdx_emu_td_finalized
+boot tdvmm --smp 2 --job tdvmm --timeout 240 --hmp-at-exit "info tdx" \
+    -- -trace "enable=tdx_emu_td_finalized,file=$WORK/trace.log"
 [ "$rc" = 0 ] || fail "tdvmm run: expected run-l1 exit 0, got $rc ($(grep -E 'tdvmm' "$WORK/tdvmm.log" | tail -3 | tr '\n' '|'))"
 expect_line tdvmm 'TDX-EMU-L1: tdvmm vcpus=2' "TD created with 2 vCPUs"
 expect_line tdvmm 'TDX-EMU-L1: tdvmm finalized' "KVM_TDX_FINALIZE_VM succeeded"
@@ -21,7 +22,7 @@ gpa=$(sed 's/.*gpa=\(0x[0-9a-f]*\).*/\1/' <<< "$region")
 pages=$(sed 's/.*pages=\([0-9]*\).*/\1/' <<< "$region")
 [ "$pages" -ge 512 ] || fail "expected >= 512 measured pages (2 MiB), got $pages"
 want=$(python3 "$ROOT/tests/system/mrtd.py" "$gpa" "$pages")
-got=$(grep -m1 -o 'tdx_emu_td_finalized.*MRTD=[0-9a-f]*' "$WORK/tdvmm.log" | sed 's/.*MRTD=//')
+got=$(grep -m1 -o 'tdx_emu_td_finalized.*MRTD=[0-9a-f]*' "$WORK/trace.log" | sed 's/.*MRTD=//')
 [ -n "$got" ] || fail "expected the module's MRTD in the tdx_emu_td_finalized trace, got none"
 [ "$got" = "$want" ] || fail "MRTD: expected $want (independent SHA-384 of $pages pages at $gpa), module has $got"
 ok "MRTD of $pages measured pages at $gpa matches an independent SHA-384: ${got:0:16}..."
