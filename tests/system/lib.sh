@@ -6,6 +6,7 @@
 # shellcheck shell=bash
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TDX_EMU_CACHE=${TDX_EMU_CACHE:-$HOME/.cache/tdx-emu}   # as scripts/lib.sh
 # TDX_EMU_TEST_WORK=DIR keeps the consoles there for reading afterwards.
 if [ -n "${TDX_EMU_TEST_WORK:-}" ]; then
     WORK=$TDX_EMU_TEST_WORK; mkdir -p "$WORK"

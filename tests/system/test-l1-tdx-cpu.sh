@@ -20,7 +20,7 @@ expect_line tdx 'x86/mktme: BIOS enabled: x86_phys_bits reduced by 3' "KeyID bit
 expect_line tdx 'virt/tdx: BIOS enabled: private KeyID range \[1, 5\)' "TDX KeyID range"
 expect_line tdx 'virt/tdx: TDX-Module initialized' "kernel's TDX line after SEAMCALLs"
 # SEAM range: 32 MiB below the KeyID bits (40 - 3 = 37 address bits).
-expect_line tdx 'BIOS-e820: \[mem 0x0000001ffe000000-0x0000001fffffffff\] reserved' "SEAM range reserved in e820"
+expect_line tdx 'BIOS-e820: \[mem 0x0000001ffe000000-0x0000001fffffffff\] +(device )?reserved' "SEAM range reserved in e820"
 expect_line tdx '^0000001ffe000000: 0xffffffffffffffff 0xffffffffffffffff' "SEAM range reads all-ones (start)"
 expect_line tdx '^0000001fffffffe0: 0xffffffffffffffff 0xffffffffffffffff' "SEAM range reads all-ones (end)"
 no_line tdx 'TDX not supported by the host platform' "no 'TDX not supported'"
