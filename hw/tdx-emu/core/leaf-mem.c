@@ -332,7 +332,9 @@ uint64_t tdx_leaf_mem_sept_add(struct tdx_call *c, struct tdx_regs *r)
     pe->type = TDX_PT_EPT;
     pe->size = 0;
     pe->owner = o.td->tdr_pa;
-    atomic_store(&pe->bepoch, 0);
+    /* Relaxed: we hold the page's PAMT lock exclusively; its release
+     * orders this store before any later reader's lock. */
+    atomic_store_explicit(&pe->bepoch, 0, memory_order_relaxed);
     /* TDR is only shared: other S-EPT leaves count concurrently. */
     atomic_fetch_add(&o.td->chldcnt, 1);
     /* Publish the table before the entry that leads to it, so a lock-free
@@ -409,7 +411,9 @@ uint64_t tdx_leaf_mem_page_add(struct tdx_call *c, struct tdx_regs *r)
     pe->type = TDX_PT_REG;
     pe->size = 0;
     pe->owner = o.td->tdr_pa;
-    atomic_store(&pe->bepoch, 0);
+    /* Relaxed: we hold the page's PAMT lock exclusively; its release
+     * orders this store before any later reader's lock. */
+    atomic_store_explicit(&pe->bepoch, 0, memory_order_relaxed);
     atomic_fetch_add(&o.td->chldcnt, 1);
     atomic_store_explicit(&o.t->e[o.idx], leaf_entry(target, 0, TDX_SEPT_MAPPED),
                           memory_order_release);
@@ -458,7 +462,9 @@ uint64_t tdx_leaf_mem_page_aug(struct tdx_call *c, struct tdx_regs *r)
     pe->type = TDX_PT_REG;
     pe->size = 0;
     pe->owner = o.td->tdr_pa;
-    atomic_store(&pe->bepoch, 0);
+    /* Relaxed: we hold the page's PAMT lock exclusively; its release
+     * orders this store before any later reader's lock. */
+    atomic_store_explicit(&pe->bepoch, 0, memory_order_relaxed);
     atomic_fetch_add(&o.td->chldcnt, 1ULL << (9 * o.level));
     atomic_store_explicit(&o.t->e[o.idx], leaf_entry(page, o.level, TDX_SEPT_PENDING),
                           memory_order_release);

@@ -2,6 +2,7 @@
  * Module object, SEAMCALL dispatcher, lock points, PAMT lookup and the
  * invariant checker.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,15 +91,15 @@ static uint64_t default_clock_ns(void *opaque)
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-unsigned tdx_keyid_shift(const struct tdx_module *m)
+static unsigned keyid_shift_of(const struct tdx_platform_desc *d)
 {
-    unsigned total = m->desc.mktme_keyids + m->desc.tdx_keyids;
+    unsigned total = d->mktme_keyids + d->tdx_keyids;
     unsigned bits = 0;
 
     while ((1u << bits) < total) {
         bits++;
     }
-    return m->desc.max_pa_bits - bits;
+    return d->max_pa_bits - bits;
 }
 
 static struct tdx_lock *resolve_global(struct tdx_module *m, uint64_t key,
@@ -204,6 +205,7 @@ struct tdx_module *tdx_module_create(const struct tdx_platform_desc *desc,
         return NULL;
     }
     m->desc = *desc;
+    m->keyid_shift = keyid_shift_of(desc);
     m->ops = *ops;
     if (!m->ops.clock_ns) {
         m->ops.clock_ns = default_clock_ns;
@@ -419,9 +421,16 @@ uint64_t tdx_call_lock(struct tdx_call *c, struct tdx_lock *lock,
                        enum tdx_lock_kind kind, enum tdx_lock_mode mode,
                        uint64_t busy_status)
 {
-    uint64_t injected = tdx_inject_at_lock_point(c, busy_status);
     enum tdx_lock_result r;
+    uint64_t injected = 0;
 
+    /* No status rule armed (the normal case): skip the engine and its
+     * mutex. Rules are added by other threads at any time; a lock point
+     * that misses one being added is as if the call had come first. */
+    if (c->host && atomic_load_explicit(&c->m->inject.num_status_rules,
+                                        memory_order_relaxed) != 0) {
+        injected = tdx_inject_at_lock_point(c, busy_status);
+    }
     if (injected) {
         c->injected = true;
         return injected;
@@ -483,15 +492,20 @@ uint64_t tdx_seamcall(struct tdx_module *m, unsigned lp, struct tdx_regs *regs)
     uint64_t t0 = m->ops.trace ? m->ops.clock_ns(m->opaque) : 0;
     unsigned leaf = regs->rax & 0xFFFF;
     unsigned version = (regs->rax >> 16) & 0xFF;
-    struct tdx_call c = {
-        .m = m, .lp = lp, .leaf = leaf, .version = version, .host = true,
-        .gpa = ~0ULL,
-    };
+    struct tdx_call c;
     const struct tdx_leaf_desc *d = leaf < TDX_MAX_LEAF ? &host_leaves[leaf] : NULL;
     int state = atomic_load(&m->sys_state);
     const bool loader = regs->rax & TDX_SEAMLDR_LEAF_BIT;
     uint64_t status;
 
+    /* Every field zero up to held[] (see struct tdx_call), then ours. */
+    memset(&c, 0, offsetof(struct tdx_call, held));
+    c.m = m;
+    c.lp = lp;
+    c.leaf = leaf;
+    c.version = version;
+    c.host = true;
+    c.gpa = ~0ULL;
     tdx_inject_expire_holds(m);
     /* Dispatcher checks, in the module's order (facts: 0.5). */
     if (lp >= m->desc.num_lps) {

@@ -106,6 +106,9 @@ struct tdx_module {
 
     unsigned num_pamt_blocks;
     struct tdx_pamt_block pamt[TDX_MAX_CMRS];
+    /* PA bits below the KeyID bits; fixed by desc, computed once at create
+     * (every page operand is checked against it). */
+    unsigned keyid_shift;
 
     struct tdx_inject inject;
     struct tdx_stats stats;
@@ -146,6 +149,8 @@ struct tdx_call {
     bool has_mrtd;
     uint8_t mrtd[48];
     unsigned num_held;
+    /* Last: only held[0 .. num_held) is ever read, so the dispatcher
+     * zeroes the call up to here and not these 256 bytes (hot path). */
     struct tdx_held_lock held[TDX_CALL_MAX_HELD];
 };
 
@@ -174,7 +179,10 @@ uint64_t tdx_seamldr_call(struct tdx_module *m, unsigned lp, struct tdx_regs *r)
 bool tdx_pa_pamt_ready(struct tdx_module *m, uint64_t pa);
 
 /* Physical-address helpers: KeyID bits live above this many bits. */
-unsigned tdx_keyid_shift(const struct tdx_module *m);
+static inline unsigned tdx_keyid_shift(const struct tdx_module *m)
+{
+    return m->keyid_shift;
+}
 
 int tdx_mem_read(struct tdx_module *m, uint64_t pa, void *buf, size_t len);
 int tdx_mem_write(struct tdx_module *m, uint64_t pa, const void *buf, size_t len);

@@ -53,12 +53,19 @@ void tdx_sept_ext_info(uint64_t e, int level, uint64_t *rcx, uint64_t *rdx)
 
 /* ---- Tables ----------------------------------------------------------------- */
 
+/*
+ * The table is ours alone here (new, or detached and TLB-tracked before it
+ * went to the free list), so plain stores do: SEPT.ADD's release stores
+ * publish them. A free lock and a NULL child are all-zero bytes.
+ */
 static void table_reset(struct tdx_sept_table *t, int level, uint64_t hpa)
 {
     for (unsigned i = 0; i < TDX_SEPT_ENTRIES; i++) {
         atomic_store_explicit(&t->e[i], TDX_SEPTE_FREE_VALUE, memory_order_relaxed);
-        atomic_store_explicit(&t->child[i], NULL, memory_order_relaxed);
-        tdx_lock_init(&t->lock[i]);
+    }
+    memset(t->lock, 0, sizeof(t->lock));
+    if (t->child) {
+        memset(t->child, 0, TDX_SEPT_ENTRIES * sizeof(*t->child));
     }
     t->hpa = hpa;
     t->level = level;
@@ -82,9 +89,25 @@ struct tdx_sept_table *tdx_sept_table_get(struct tdx_sept_td *s, int level,
         if (!t) {
             return NULL;
         }
+        t->child = NULL;
+    }
+    if (level > 0 && !t->child) {
+        /* A recycled table keeps its child array whatever level it gets
+         * next; only a level-0 table turning into an upper one needs one. */
+        t->child = malloc(TDX_SEPT_ENTRIES * sizeof(*t->child));
+        if (!t->child) {
+            tdx_sept_table_put(s, t);
+            return NULL;
+        }
     }
     table_reset(t, level, hpa);
     return t;
+}
+
+static void table_free(struct tdx_sept_table *t)
+{
+    free(t->child);
+    free(t);
 }
 
 void tdx_sept_table_put(struct tdx_sept_td *s, struct tdx_sept_table *t)
@@ -126,7 +149,7 @@ struct tdx_sept_td *tdx_sept_of(struct tdx_td *td)
     /* Leaves holding the TDR only shared may race to create it. */
     if (!__atomic_compare_exchange_n(&td->sept, &expected, fresh, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        free(fresh->root);
+        table_free(fresh->root);
         pthread_mutex_destroy(&fresh->alloc_lock);
         free(fresh);
         return expected;
@@ -143,7 +166,7 @@ static void free_tree(struct tdx_sept_table *t)
             free_tree(c);
         }
     }
-    free(t);
+    table_free(t);
 }
 
 void tdx_sept_td_destroy(struct tdx_td *td)
@@ -158,7 +181,7 @@ void tdx_sept_td_destroy(struct tdx_td *td)
         struct tdx_sept_table *t = s->free_list;
 
         s->free_list = t->next_free;
-        free(t);
+        table_free(t);
     }
     pthread_mutex_destroy(&s->alloc_lock);
     free(s);
@@ -189,7 +212,7 @@ bool tdx_sept_walk(struct tdx_sept_td *s, uint64_t gpa, int level,
         if (!tdx_septe_present(e) || tdx_septe_is_leaf(e, l)) {
             return false;
         }
-        next = atomic_load_explicit(&t->child[i], memory_order_acquire);
+        next = (struct tdx_sept_table *)tdx_sept_table_child(t, i);
         if (!next) {
             /* Cannot happen: the child is published before the entry. */
             return false;
@@ -385,7 +408,7 @@ static bool check_table(struct inv_ctx *x, struct tdx_sept_table *t, uint64_t ba
         uint64_t e = atomic_load(&t->e[i]);
         uint64_t gpa = base + (uint64_t)i * tdx_sept_level_size(t->level);
         enum tdx_sept_state st = tdx_septe_state(e);
-        struct tdx_sept_table *c = atomic_load(&t->child[i]);
+        struct tdx_sept_table *c = t->child ? atomic_load(&t->child[i]) : NULL;
         uint64_t hpa = e & TDX_SEPTE_HPA_MASK;
         struct tdx_pamt_entry *pe;
 

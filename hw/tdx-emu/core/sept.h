@@ -110,11 +110,14 @@ enum tdx_sept_state {
 /*
  * One S-EPT table as the core keeps it. child[i] is the table a non-leaf
  * entry e[i] leads to (NULL otherwise); lock[i] is e[i]'s entry lock.
+ * Level-0 tables (all but ~1 in 512) have only leaves and no child array:
+ * child is NULL there, which keeps a new table at 6 KiB of host memory
+ * instead of 10 (SEPT.ADD's cost is mostly first touch of that memory).
  */
 struct tdx_sept_table {
     _Atomic uint64_t e[TDX_SEPT_ENTRIES];
-    struct tdx_sept_table *_Atomic child[TDX_SEPT_ENTRIES];
     struct tdx_lock lock[TDX_SEPT_ENTRIES];
+    struct tdx_sept_table *_Atomic *child;  /* [TDX_SEPT_ENTRIES] or NULL */
     uint64_t hpa;                     /* the donated page (root: TDCX page) */
     int level;                        /* level of the entries in this table */
     struct tdx_sept_table *next_free; /* recycling list of the TD */
@@ -164,8 +167,10 @@ static inline uint64_t tdx_sept_table_entry(const struct tdx_sept_table *t,
 static inline const struct tdx_sept_table *
 tdx_sept_table_child(const struct tdx_sept_table *t, unsigned idx)
 {
-    return atomic_load_explicit(&((struct tdx_sept_table *)t)->child[idx],
-                                memory_order_acquire);
+    if (!t->child) {
+        return NULL;                  /* level 0: leaves only */
+    }
+    return atomic_load_explicit(&t->child[idx], memory_order_acquire);
 }
 
 struct tdx_module;
