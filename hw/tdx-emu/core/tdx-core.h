@@ -26,6 +26,39 @@ struct tdx_regs {
     uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
 };
 
+/*
+ * Architectural state of a TD vCPU. The module keeps it (TDVPS); it is
+ * never stored in L1-visible memory. The CPU side loads it at TD entry and
+ * stores it back at TD exit (hw/tdx-emu/qemu/td-guest.h).
+ */
+struct tdx_seg {
+    uint16_t selector;
+    uint64_t base;
+    uint32_t limit;             /* byte granular (G already applied) */
+    uint32_t flags;             /* descriptor high dword bits 8..23 in place:
+                                   type, S, DPL, P, AVL, L, D/B, G */
+};
+
+enum { TDX_SEG_ES, TDX_SEG_CS, TDX_SEG_SS, TDX_SEG_DS, TDX_SEG_FS, TDX_SEG_GS,
+       TDX_SEG_LDTR, TDX_SEG_TR, TDX_NUM_SEGS };
+
+#define TDX_VCPU_XSAVE_SIZE 4096
+
+struct tdx_vcpu_arch {
+    uint64_t gpr[16];           /* RAX RCX RDX RBX RSP RBP RSI RDI R8..R15 */
+    uint64_t rip, rflags;
+    uint64_t cr0, cr2, cr3, cr4, efer, xcr0, pat;
+    struct tdx_seg seg[TDX_NUM_SEGS];
+    uint64_t gdtr_base, idtr_base;
+    uint32_t gdtr_limit, idtr_limit;
+    uint64_t star, lstar, cstar, fmask, kernel_gs_base;
+    uint64_t sysenter_cs, sysenter_esp, sysenter_eip, tsc_aux;
+    /* x87/SSE/AVX state in the CPU side's XSAVE layout; valid once the
+     * vCPU ran (before that the CPU side uses the reset state). */
+    bool xsave_valid;
+    uint8_t xsave[TDX_VCPU_XSAVE_SIZE];
+};
+
 struct tdx_trace_event {
     unsigned lp;
     unsigned leaf;          /* RAX bits 15:0 at entry */
