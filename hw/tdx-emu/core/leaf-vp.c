@@ -190,6 +190,7 @@ uint64_t tdx_leaf_vp_init(struct tdx_call *c, struct tdx_regs *r)
     v->vcpu_index = old;
     v->x2apic_id = c->version >= 1 ? (uint32_t)r->r8 : old;
     v->init_rcx = r->rdx;
+    tdx_vcpu_arch_reset(v, td->cfg.gpaw ? 52 : 48);
     v->state = TDX_VCPU_READY;
     /* The vCPU starts associated with this LP. */
     st = tdx_vcpu_associate(c, v, false, &assoc);

@@ -464,7 +464,7 @@ void tdx_call_unlock_all(struct tdx_call *c)
     }
 }
 
-static void account(struct tdx_module *m, unsigned leaf, uint64_t status,
+void tdx_account_call(struct tdx_module *m, unsigned leaf, uint64_t status,
                     bool injected)
 {
     struct tdx_stats *s = &m->stats;
@@ -530,7 +530,7 @@ uint64_t tdx_seamcall(struct tdx_module *m, unsigned lp, struct tdx_regs *regs)
     }
     regs->rax = status;
     if (!loader) {
-        account(m, leaf, status, c.injected);
+        tdx_account_call(m, leaf, status, c.injected);
     }
     if (m->ops.trace) {
         struct tdx_trace_event ev = {

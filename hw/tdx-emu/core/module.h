@@ -173,6 +173,9 @@ struct tdx_pamt_entry *tdx_pamt_lookup(struct tdx_module *m, uint64_t pa);
 bool tdx_pa_in_tdmr(struct tdx_module *m, uint64_t pa);
 /* [base, end) lies in convertible memory (touching CMRs count as one). */
 bool tdx_range_in_cmrs(const struct tdx_module *m, uint64_t base, uint64_t end);
+/* Per-leaf statistics of one call (calls, ok/error/busy, injected). */
+void tdx_account_call(struct tdx_module *m, unsigned leaf, uint64_t status,
+                      bool injected);
 /* A P-SEAMLDR leaf (RAX bit 63): status for RAX. leaf-seamldr.c */
 uint64_t tdx_seamldr_call(struct tdx_module *m, unsigned lp, struct tdx_regs *r);
 /* PAMT initialized for this page (TDH.SYS.TDMR.INIT got past it). */

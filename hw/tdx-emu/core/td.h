@@ -136,6 +136,13 @@ struct tdx_vcpu {
     /* TD-VMCS, indexed by the row of tdx_vp_fields (tdx_md_row_index). */
     uint64_t vmcs[TDX_VP_MAX_VMCS];
     void *priv;                         /* owned by the VP.ENTER family */
+    /* Guest state (TDVPS), written by VP.INIT, loaded/stored by the CPU
+     * side around each run (td-run.c). */
+    struct tdx_vcpu_arch arch;
+    /* The last TD exit was TDG.VP.VMCALL: the next VP.ENTER hands the
+     * host's registers selected by vmcall_mask back to the guest. */
+    bool vmcall_pending;
+    uint64_t vmcall_mask;
 };
 
 /*
@@ -148,6 +155,9 @@ struct tdx_vcpu {
 typedef int (*tdx_sept_resolve_fn)(struct tdx_td *td, uint64_t gpa,
                                    uint64_t *hpa, uint64_t *ext_rcx,
                                    uint64_t *ext_rdx);
+
+/* VP.INIT: the architectural state a TD vCPU starts in (td-run.c). */
+void tdx_vcpu_arch_reset(struct tdx_vcpu *v, unsigned gpa_width);
 
 /* ---- Helpers for leaf code of every TD family (td.c) ------------------- */
 

@@ -144,6 +144,82 @@ struct tdx_vcpu;
 uint64_t tdx_tdcall(struct tdx_module *m, unsigned lp, struct tdx_vcpu *vcpu,
                     struct tdx_regs *regs);
 
+/* ---- Running a TD vCPU (td-run.c) --------------------------------------
+ *
+ * TDH.VP.ENTER is the one SEAMCALL that does not complete inside the core:
+ * the embedder's CPU executes the TD between tdx_vp_enter() and
+ * tdx_vp_exit(), on the calling LP's thread.
+ */
+struct tdx_td;
+
+struct tdx_td_run {
+    struct tdx_vcpu *vcpu;
+    struct tdx_td *td;
+    struct tdx_vcpu_arch *state;    /* load at entry, store back before exit */
+    unsigned lp;
+    unsigned gpa_width;             /* shared bit = GPA bit gpa_width - 1 */
+    uint64_t shared_eptp;           /* KVM's EPT for shared GPAs (L1 memory) */
+    bool flush_tlb;                 /* cached TD translations are stale */
+    uint64_t entry_rip;
+    uint64_t t0;                    /* for the trace */
+};
+
+/*
+ * TDH.VP.ENTER from LP `lp` (regs: the SEAMCALL's registers). Returns true
+ * when the vCPU is now inside the TD: *run is filled and regs are left
+ * alone. Returns false when the call completed without entering (error,
+ * busy, or a zero-step synthetic exit): regs hold the outputs.
+ */
+bool tdx_vp_enter(struct tdx_module *m, unsigned lp, struct tdx_regs *regs,
+                  struct tdx_td_run *run);
+
+/* A TD exit, in VMX terms. */
+struct tdx_td_exit {
+    uint32_t reason;            /* basic exit reason (77 = TDCALL) */
+    uint64_t qualification;
+    uint64_t ext_qualification; /* TDX extended exit qualification */
+    uint64_t gpa;
+    uint32_t intr_info;
+};
+
+/*
+ * TD exit: run->state holds the guest's final state. Fills `out` with
+ * TDH.VP.ENTER's outputs (status/exit reason in RAX, RCX qualification,
+ * RDX extended qualification, R8 GPA, R9 interruption info; for a
+ * TDG.VP.VMCALL exit RCX = the guest's register mask and the registers it
+ * selects). The run is over after this call.
+ */
+void tdx_vp_exit(struct tdx_module *m, struct tdx_td_run *run,
+                 const struct tdx_td_exit *e, struct tdx_regs *out);
+
+enum tdx_td_xlate {
+    TDX_TD_XLATE_OK,            /* *hpa valid */
+    TDX_TD_XLATE_EXIT,          /* EPT violation TD exit: *exit filled */
+    TDX_TD_XLATE_VE,            /* #VE into the TD */
+};
+
+/* Access bits for tdx_td_translate_private(). */
+#define TDX_TD_ACCESS_READ   1
+#define TDX_TD_ACCESS_WRITE  2
+#define TDX_TD_ACCESS_FETCH  4
+
+/* Second stage of a private GPA (shared bit clear) for a running vCPU. */
+enum tdx_td_xlate tdx_td_translate_private(struct tdx_td_run *run, uint64_t gpa,
+                                           int access, uint64_t *hpa,
+                                           struct tdx_td_exit *exit);
+
+enum tdx_td_tdcall {
+    TDX_TD_TDCALL_DONE,         /* continue after the TDCALL, regs updated */
+    TDX_TD_TDCALL_EXIT,         /* TD exit, the TDCALL completed (VMCALL) */
+    TDX_TD_TDCALL_EXIT_RETRY,   /* TD exit, the TDCALL runs again on
+                                   re-entry (ACCEPT of a page the host has
+                                   yet to add) */
+};
+
+/* TDCALL from the running vCPU; regs are the guest's GPRs. */
+enum tdx_td_tdcall tdx_td_tdcall(struct tdx_module *m, struct tdx_td_run *run,
+                                 struct tdx_regs *regs, struct tdx_td_exit *exit);
+
 /*
  * Consistency check for tests and debug builds: no lock held by a finished
  * call (lock-hold injection rules excepted), PAMT consistent with the

@@ -1,0 +1,147 @@
+/*
+ * Running a TD vCPU through the core's run API (td-run.c), the way the
+ * CPU side drives it: TDH.VP.ENTER -> initial state -> second-stage
+ * translation -> TDCALL (TDG.VP.VMCALL exit, ACCEPT exit and retry) ->
+ * TD exit with the registers KVM reads -> re-entry hands the host's
+ * VMCALL results back to the guest.
+ */
+#include "sept-harness.h"
+
+#define GPA  0x80000000ULL
+
+static uint64_t finalize(struct st_env *e)
+{
+    struct tdx_regs r = { .rcx = e->td.tdr };
+
+    return tdt_call(e->p, 0, TDH_MR_FINALIZE, &r);
+}
+
+static void test_initial_state_and_vmcall(void)
+{
+    struct tdx_td_run run;
+    struct tdx_td_exit x;
+    struct tdx_regs r, out;
+    struct st_env e;
+    uint64_t hpa;
+
+    st_setup(&e, 2, 2, false);
+    TDXT_EXPECT_STATUS(finalize(&e), TDX_SUCCESS, "finalize");
+    r = (struct tdx_regs){ .rax = TDH_VP_ENTER, .rcx = e.td.vp[1].tdvpr };
+    TDXT_EXPECT(tdx_vp_enter(e.p->m, e.td.vp[1].lp, &r, &run), "enter vCPU 1: got status %#llx",
+                (unsigned long long)r.rax);
+    TDXT_EXPECT(run.state->rip == 0xFFFFFFF0 && run.state->cr0 == 0x31 &&
+                run.state->efer == 0x900 && run.state->gpr[6] == 1 &&
+                run.state->gpr[3] == 48 && run.state->seg[TDX_SEG_CS].selector == 0x08,
+                "initial state: RIP %#llx CR0 %#llx EFER %#llx RSI %llu RBX %llu",
+                (unsigned long long)run.state->rip, (unsigned long long)run.state->cr0,
+                (unsigned long long)run.state->efer, (unsigned long long)run.state->gpr[6],
+                (unsigned long long)run.state->gpr[3]);
+    TDXT_EXPECT(run.gpa_width == 48 && run.vcpu->state == TDX_VCPU_ACTIVE, "run outputs");
+
+    /* Second stage: nothing mapped -> EPT violation exit with the GPA. */
+    TDXT_EXPECT(tdx_td_translate_private(&run, GPA + 0x10, TDX_TD_ACCESS_WRITE, &hpa, &x) ==
+                TDX_TD_XLATE_EXIT && x.reason == 48 && x.gpa == GPA + 0x10 && (x.qualification & 2),
+                "unmapped private GPA: EPT violation exit (reason %u, gpa %#llx)", x.reason,
+                (unsigned long long)x.gpa);
+
+    /* TDG.VP.VMCALL exposing RAX is refused; a valid one exits. */
+    r = (struct tdx_regs){ .rax = TDG_VP_VMCALL, .rcx = 0x1 };
+    TDXT_EXPECT(tdx_td_tdcall(e.p->m, &run, &r, &x) == TDX_TD_TDCALL_DONE &&
+                r.rax == (TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX), "VMCALL exposing RAX: %#llx",
+                (unsigned long long)r.rax);
+    r = (struct tdx_regs){ .rax = TDG_VP_VMCALL, .rcx = 0xFC00, .r10 = 0, .r11 = 30,
+                           .r12 = 1, .r13 = 1, .r14 = 0x3F8, .r15 = 'A', .rdx = 0xDEAD };
+    TDXT_EXPECT(tdx_td_tdcall(e.p->m, &run, &r, &x) == TDX_TD_TDCALL_EXIT && x.reason == 77,
+                "VMCALL exits to the host");
+    /* The CPU side stores the guest's registers, then ends the run. */
+    run.state->gpr[1] = 0xFC00;
+    run.state->gpr[2] = 0xDEAD;
+    run.state->gpr[10] = 0;
+    run.state->gpr[11] = 30;
+    run.state->gpr[14] = 0x3F8;
+    run.state->gpr[15] = 'A';
+    tdx_vp_exit(e.p->m, &run, &x, &out);
+    TDXT_EXPECT(out.rax == 77 && out.rcx == 0xFC00 && out.r11 == 30 && out.r14 == 0x3F8 &&
+                out.r15 == 'A' && out.rdx == 0,
+                "VMCALL exit registers: RAX %llu RCX %#llx R11 %llu R14 %#llx R15 %#llx RDX %#llx"
+                " (RDX not exposed: expected 0)",
+                (unsigned long long)out.rax, (unsigned long long)out.rcx,
+                (unsigned long long)out.r11, (unsigned long long)out.r14,
+                (unsigned long long)out.r15, (unsigned long long)out.rdx);
+    TDXT_EXPECT(run.vcpu->state == TDX_VCPU_READY, "READY after the exit");
+
+    /* Re-entry: the host's R10/R11 go back to the guest, RAX = success,
+     * RDX (not exposed) keeps the guest's value. */
+    r = (struct tdx_regs){ .rax = TDH_VP_ENTER, .rcx = e.td.vp[1].tdvpr, .r10 = 0,
+                           .r11 = 0x1234, .rdx = 0x5555 };
+    TDXT_EXPECT(tdx_vp_enter(e.p->m, e.td.vp[1].lp, &r, &run), "re-enter");
+    TDXT_EXPECT(run.state->gpr[0] == 0 && run.state->gpr[11] == 0x1234 &&
+                run.state->gpr[2] == 0xDEAD,
+                "VMCALL results in the guest: RAX %#llx R11 %#llx RDX %#llx",
+                (unsigned long long)run.state->gpr[0], (unsigned long long)run.state->gpr[11],
+                (unsigned long long)run.state->gpr[2]);
+    x = (struct tdx_td_exit){ .reason = 1, .intr_info = 0x800000ef };
+    tdx_vp_exit(e.p->m, &run, &x, &out);
+    TDXT_EXPECT(out.rax == 1 && out.r9 == 0x800000ef, "external-interrupt exit: RAX %llu R9 %#llx",
+                (unsigned long long)out.rax, (unsigned long long)out.r9);
+    TDXT_EXPECT(tdx_module_stats(e.p->m)->success[TDH_VP_ENTER] == 2,
+                "VP.ENTER counted: expected 2 successful, got %llu",
+                (unsigned long long)tdx_module_stats(e.p->m)->success[TDH_VP_ENTER]);
+
+    /* A failing VP.ENTER completes in the core: status in RAX. */
+    r = (struct tdx_regs){ .rax = TDH_VP_ENTER, .rcx = e.td.tdr };
+    TDXT_EXPECT(!tdx_vp_enter(e.p->m, 0, &r, &run) &&
+                r.rax == (TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_RCX),
+                "VP.ENTER of a TDR: %#llx", (unsigned long long)r.rax);
+    r = (struct tdx_regs){ .rax = TDH_VP_ENTER | (1 << 16), .rcx = e.td.vp[1].tdvpr };
+    TDXT_EXPECT(!tdx_vp_enter(e.p->m, 1, &r, &run) &&
+                r.rax == (TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX), "VP.ENTER version 1");
+    st_expect_invariants(&e, "after runs");
+    st_teardown(&e);
+}
+
+/* ACCEPT of a page the host has not added: exit (retry); after AUG: OK. */
+static void test_accept_exit_and_retry(void)
+{
+    struct tdx_td_run run;
+    struct tdx_td_exit x;
+    struct tdx_regs r, out;
+    struct st_env e;
+    uint64_t hpa;
+
+    st_setup(&e, 2, 1, false);
+    TDXT_EXPECT_STATUS(finalize(&e), TDX_SUCCESS, "finalize");
+    st_map_pt(&e, GPA);
+    r = (struct tdx_regs){ .rax = TDH_VP_ENTER, .rcx = e.td.vp[0].tdvpr };
+    TDXT_EXPECT(tdx_vp_enter(e.p->m, e.td.vp[0].lp, &r, &run), "enter");
+    r = (struct tdx_regs){ .rax = TDG_MEM_PAGE_ACCEPT, .rcx = GPA };
+    TDXT_EXPECT(tdx_td_tdcall(e.p->m, &run, &r, &x) == TDX_TD_TDCALL_EXIT_RETRY &&
+                x.reason == 48 && x.gpa == GPA && (x.ext_qualification & 0xF) == 1,
+                "ACCEPT before AUG: EPT violation exit of type ACCEPT (reason %u ext %#llx)",
+                x.reason, (unsigned long long)x.ext_qualification);
+    tdx_vp_exit(e.p->m, &run, &x, &out);
+    TDXT_EXPECT(out.rax == 48 && out.r8 == GPA, "exit registers for KVM's EPT handler");
+    /* KVM: PAGE.AUG, then re-enter; the TDCALL runs again and succeeds. */
+    TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_PAGE_AUG, GPA, 0, tdt_page(), NULL),
+                       TDX_SUCCESS, "AUG");
+    r = (struct tdx_regs){ .rax = TDH_VP_ENTER, .rcx = e.td.vp[0].tdvpr };
+    TDXT_EXPECT(tdx_vp_enter(e.p->m, e.td.vp[0].lp, &r, &run), "re-enter");
+    TDXT_EXPECT(tdx_td_translate_private(&run, GPA, TDX_TD_ACCESS_READ, &hpa, &x) ==
+                TDX_TD_XLATE_VE, "PENDING page before ACCEPT: #VE (SEPT_VE_DISABLE clear)");
+    r = (struct tdx_regs){ .rax = TDG_MEM_PAGE_ACCEPT, .rcx = GPA };
+    TDXT_EXPECT(tdx_td_tdcall(e.p->m, &run, &r, &x) == TDX_TD_TDCALL_DONE && r.rax == TDX_SUCCESS,
+                "ACCEPT after AUG: %#llx", (unsigned long long)r.rax);
+    TDXT_EXPECT(tdx_td_translate_private(&run, GPA + 8, TDX_TD_ACCESS_WRITE, &hpa, &x) ==
+                TDX_TD_XLATE_OK && (hpa & 0xFFF) == 8, "accepted page translates");
+    x = (struct tdx_td_exit){ .reason = 12 };
+    tdx_vp_exit(e.p->m, &run, &x, &out);
+    st_expect_invariants(&e, "after accept");
+    st_teardown(&e);
+}
+
+int main(void)
+{
+    test_initial_state_and_vmcall();
+    test_accept_exit_and_retry();
+    return tdxt_done("test-td-run");
+}
