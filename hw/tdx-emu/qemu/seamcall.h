@@ -37,7 +37,17 @@ typedef enum TdxEmuSeamcallResult {
      * module loaded, or the loader busy on another logical processor.
      */
     TDX_EMU_SEAMCALL_VMFAILINVALID,
+    /*
+     * TDH.VP.ENTER entered the TD: load tdx_emu_td_entry(lp)->state and run
+     * TD code (td-guest.h); the SEAMCALL completes at the TD exit.
+     */
+    TDX_EMU_SEAMCALL_ENTER_TD,
 } TdxEmuSeamcallResult;
+
+/* TDH.VP.ENTER (td-run.c): ENTER_TD, or DONE with the outputs in @regs. */
+struct TdxEmuState;
+TdxEmuSeamcallResult tdx_emu_vp_enter(struct TdxEmuState *s, CPUState *lp,
+                                      TdxEmuSeamcallRegs *regs);
 
 /* @lp is the calling logical processor (its vCPU). */
 TdxEmuSeamcallResult tdx_emu_seamcall(CPUState *lp, TdxEmuSeamcallRegs *regs);

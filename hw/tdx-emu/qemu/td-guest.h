@@ -38,6 +38,7 @@ typedef struct TdxEmuTdEntry {
     struct tdx_vcpu_arch *state;        /* core-owned; load at entry, store at exit */
     unsigned gpa_width;                 /* 48 or 52; shared bit = GPA bit gpa_width-1 */
     bool flush_tlb;                     /* translations of an earlier run are stale */
+    struct tdx_td_run run;              /* the glue's bookkeeping of this run */
 } TdxEmuTdEntry;
 
 /* Access kinds for translation (bit mask). */
@@ -51,11 +52,18 @@ typedef enum TdxEmuTdXlate {
     TDX_EMU_TD_XLATE_VE,        /* inject #VE (vector 20) into the TD; info kept by the core */
 } TdxEmuTdXlate;
 
+/*
+ * The vCPU's entry, owned by the tdx-emu object (one per LP). Valid from
+ * TDX_EMU_SEAMCALL_ENTER_TD until tdx_emu_td_exit().
+ */
+TdxEmuTdEntry *tdx_emu_td_entry(CPUState *cs);
+
 /* TD exit information, in VMX terms (Intel SDM vol. 3 ch. 28/ appendix C). */
 typedef struct TdxEmuTdExit {
     uint32_t reason;            /* basic exit reason, e.g. 1 external interrupt,
                                    2 triple fault, 48 EPT violation, 77 TDCALL */
     uint64_t qualification;
+    uint64_t ext_qualification; /* TDX extended exit qualification */
     uint64_t gpa;               /* EPT violation/misconfig */
     uint32_t intr_info;         /* external interrupt/NMI: vector | type | valid */
     uint64_t entry_rip;         /* guest RIP when the run started (zero-step filter) */
@@ -73,6 +81,9 @@ TdxEmuTdXlate tdx_emu_td_translate(CPUState *cs, uint64_t gpa, int access,
 typedef enum TdxEmuTdcallResult {
     TDX_EMU_TDCALL_DONE,        /* regs updated; continue in the TD after TDCALL */
     TDX_EMU_TDCALL_EXIT,        /* TDG.VP.VMCALL: exit to the host, @exit filled (77) */
+    TDX_EMU_TDCALL_EXIT_RETRY,  /* exit to the host, @exit filled; RIP stays AT the
+                                   TDCALL so it runs again after re-entry (ACCEPT
+                                   of a page the host must add first) */
 } TdxEmuTdcallResult;
 
 /* TDCALL from the TD: guest GPRs in/out (struct tdx_regs). */

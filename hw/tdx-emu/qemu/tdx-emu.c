@@ -25,6 +25,7 @@
 #include "../trace.h"
 #include "../core/tdx-core.h"
 #include "tdx-emu.h"
+#include "td-guest.h"
 
 /*
  * Size of the SEAM range. The module's memory lives in the core, not here;
@@ -260,6 +261,7 @@ static void tdx_emu_machine_done(Notifier *n, void *unused)
         error_report("tdx-emu: cannot create the TDX module: %s", why);
         exit(1);
     }
+    s->td_entries = g_new0(TdxEmuTdEntry, desc.num_lps);
     s->module = m;
 }
 
@@ -306,6 +308,7 @@ static void tdx_emu_instance_finalize(Object *obj)
         qemu_remove_machine_init_done_notifier(&s->machine_done);
     }
     tdx_module_destroy(s->module);
+    g_free(s->td_entries);
 }
 
 static void tdx_emu_class_init(ObjectClass *oc, void *data)

@@ -35,6 +35,9 @@ struct TdxEmuState {
     uint64_t seam_size;
     MemoryRegion seam_mr;
 
+    /* One TD-guest-mode entry per LP (td-run.c); allocated with the module. */
+    struct TdxEmuTdEntry *td_entries;
+
     /* The emulated module; created once the machine (RAM, CPUs) exists. */
     struct tdx_module *module;
     Notifier machine_done;

@@ -1,0 +1,194 @@
+/*
+ * tdx-emu: the glue half of TD-guest mode (contract in td-guest.h).
+ *
+ * Runs on the vCPU's thread without the BQL, like every SEAMCALL. The core
+ * owns the TD vCPU's state and the S-EPT; this file only adapts: it keeps
+ * one TdxEmuTdEntry per LP in the tdx-emu object, walks KVM's shared EPT
+ * (which lives in L1 memory, so it is read like any other L1 memory, never
+ * trusted beyond the entry bits), and converts exit records.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "exec/address-spaces.h"
+#include "target/i386/cpu.h"
+#include "td-guest.h"
+#include "tdx-emu.h"
+#include "seamcall.h"
+
+/* EPT entry bits (Intel SDM vol. 3, "EPT paging-structure entries"). */
+#define EPTE_R          (1ULL << 0)
+#define EPTE_W          (1ULL << 1)
+#define EPTE_X          (1ULL << 2)
+#define EPTE_PS         (1ULL << 7)
+#define EPTE_SVE        (1ULL << 63)    /* suppress #VE */
+#define EPTE_ADDR       0x000FFFFFFFFFF000ULL
+
+#define EXIT_REASON_EPT_VIOLATION   48
+#define EXIT_REASON_EPT_MISCONFIG   49
+#define EPT_QUAL_GPA_VALID          (1ULL << 7)
+#define EPT_QUAL_TRANSLATED         (1ULL << 8)
+
+static TdxEmuState *platform_of(CPUState *cs)
+{
+    return X86_CPU(cs)->env.tdx_emu_cfg.platform;
+}
+
+TdxEmuTdEntry *tdx_emu_td_entry(CPUState *cs)
+{
+    TdxEmuState *s = platform_of(cs);
+
+    return s && s->td_entries ? &s->td_entries[cs->cpu_index] : NULL;
+}
+
+TdxEmuSeamcallResult tdx_emu_vp_enter(TdxEmuState *s, CPUState *cs,
+                                      struct tdx_regs *regs)
+{
+    TdxEmuTdEntry *e = &s->td_entries[cs->cpu_index];
+
+    if (!tdx_vp_enter(s->module, cs->cpu_index, regs, &e->run)) {
+        return TDX_EMU_SEAMCALL_DONE;
+    }
+    e->vcpu = e->run.vcpu;
+    e->state = e->run.state;
+    e->gpa_width = e->run.gpa_width;
+    e->flush_tlb = e->run.flush_tlb;
+    return TDX_EMU_SEAMCALL_ENTER_TD;
+}
+
+static void fill_exit(TdxEmuTdExit *out, const struct tdx_td_exit *x)
+{
+    *out = (TdxEmuTdExit) {
+        .reason = x->reason, .qualification = x->qualification,
+        .ext_qualification = x->ext_qualification, .gpa = x->gpa,
+        .intr_info = x->intr_info,
+    };
+}
+
+static uint64_t access_bits(int access)
+{
+    return (access & TDX_EMU_TD_READ ? EPTE_R : 0) |
+           (access & TDX_EMU_TD_WRITE ? EPTE_W : 0) |
+           (access & TDX_EMU_TD_FETCH ? EPTE_X : 0);
+}
+
+/*
+ * KVM's EPT for shared GPAs: 4-level EPT format in L1 memory, indexed with
+ * the full GPA (shared bit included). A non-present entry with "suppress
+ * #VE" clear is how KVM marks emulated MMIO for TDs: the TD gets #VE and
+ * asks for the access with TDG.VP.VMCALL. Reserved memory-type/permission
+ * combinations are EPT misconfigurations.
+ */
+static TdxEmuTdXlate shared_translate(TdxEmuTdEntry *e, uint64_t gpa,
+                                      int access, uint64_t *hpa,
+                                      TdxEmuTdExit *exit)
+{
+    uint64_t table = e->run.shared_eptp & EPTE_ADDR;
+    uint64_t want = access_bits(access);
+    uint64_t pte = 0;
+    int level;
+
+    for (level = 3; level >= 0; level--) {
+        unsigned idx = (gpa >> (12 + 9 * level)) & 511;
+        MemTxResult res;
+
+        pte = address_space_ldq_le(&address_space_memory, table + 8 * idx,
+                                   MEMTXATTRS_UNSPECIFIED, &res);
+        if (res != MEMTX_OK) {
+            goto misconfig;
+        }
+        if (!(pte & (EPTE_R | EPTE_W | EPTE_X))) {
+            if (!(pte & EPTE_SVE) && level == 0) {
+                return TDX_EMU_TD_XLATE_VE;
+            }
+            goto violation;
+        }
+        if ((pte & (EPTE_R | EPTE_W)) == EPTE_W) {
+            goto misconfig;             /* write-only is reserved */
+        }
+        if (level == 0 || ((level == 1 || level == 2) && (pte & EPTE_PS))) {
+            break;
+        }
+        table = pte & EPTE_ADDR;
+    }
+    if ((pte & want) != want) {
+        goto violation;
+    }
+    *hpa = (pte & EPTE_ADDR & ~((1ULL << (12 + 9 * level)) - 1)) |
+           (gpa & ((1ULL << (12 + 9 * level)) - 1));
+    return TDX_EMU_TD_XLATE_OK;
+
+violation:
+    *exit = (TdxEmuTdExit) {
+        .reason = EXIT_REASON_EPT_VIOLATION,
+        .qualification = want | ((pte & 7) << 3) | EPT_QUAL_GPA_VALID |
+                         EPT_QUAL_TRANSLATED,
+        .gpa = gpa,
+    };
+    return TDX_EMU_TD_XLATE_EXIT;
+misconfig:
+    *exit = (TdxEmuTdExit) { .reason = EXIT_REASON_EPT_MISCONFIG, .gpa = gpa };
+    return TDX_EMU_TD_XLATE_EXIT;
+}
+
+TdxEmuTdXlate tdx_emu_td_translate(CPUState *cs, uint64_t gpa, int access,
+                                   uint64_t *hpa, TdxEmuTdExit *exit)
+{
+    TdxEmuTdEntry *e = tdx_emu_td_entry(cs);
+    struct tdx_td_exit x;
+
+    /* GPAs above the TD's width: like an unmapped private GPA. */
+    if (gpa >> e->gpa_width) {
+        gpa &= MAKE_64BIT_MASK(0, e->gpa_width);
+    }
+    if (gpa >> (e->gpa_width - 1) & 1) {
+        return shared_translate(e, gpa, access, hpa, exit);
+    }
+    switch (tdx_td_translate_private(&e->run, gpa,
+                                     (access & TDX_EMU_TD_READ ? TDX_TD_ACCESS_READ : 0) |
+                                     (access & TDX_EMU_TD_WRITE ? TDX_TD_ACCESS_WRITE : 0) |
+                                     (access & TDX_EMU_TD_FETCH ? TDX_TD_ACCESS_FETCH : 0),
+                                     hpa, &x)) {
+    case TDX_TD_XLATE_OK:
+        return TDX_EMU_TD_XLATE_OK;
+    case TDX_TD_XLATE_VE:
+        return TDX_EMU_TD_XLATE_VE;
+    default:
+        fill_exit(exit, &x);
+        return TDX_EMU_TD_XLATE_EXIT;
+    }
+}
+
+TdxEmuTdcallResult tdx_emu_tdcall(CPUState *cs, struct tdx_regs *regs,
+                                  TdxEmuTdExit *exit)
+{
+    TdxEmuTdEntry *e = tdx_emu_td_entry(cs);
+    struct tdx_td_exit x;
+
+    switch (tdx_td_tdcall(platform_of(cs)->module, &e->run, regs, &x)) {
+    case TDX_TD_TDCALL_EXIT:
+        fill_exit(exit, &x);
+        return TDX_EMU_TDCALL_EXIT;
+    case TDX_TD_TDCALL_EXIT_RETRY:
+        fill_exit(exit, &x);
+        return TDX_EMU_TDCALL_EXIT_RETRY;
+    default:
+        return TDX_EMU_TDCALL_DONE;
+    }
+}
+
+void tdx_emu_td_exit(CPUState *cs, const TdxEmuTdExit *exit,
+                     struct tdx_regs *out)
+{
+    TdxEmuTdEntry *e = tdx_emu_td_entry(cs);
+    struct tdx_td_exit x = {
+        .reason = exit->reason, .qualification = exit->qualification,
+        .ext_qualification = exit->ext_qualification, .gpa = exit->gpa,
+        .intr_info = exit->intr_info,
+    };
+
+    tdx_vp_exit(platform_of(cs)->module, &e->run, &x, out);
+    e->vcpu = NULL;
+    e->state = NULL;
+}
