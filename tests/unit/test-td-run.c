@@ -37,6 +37,8 @@ static void test_initial_state_and_vmcall(void)
                 (unsigned long long)run.state->efer, (unsigned long long)run.state->gpr[6],
                 (unsigned long long)run.state->gpr[3]);
     TDXT_EXPECT(run.gpa_width == 48 && run.vcpu->state == TDX_VCPU_ACTIVE, "run outputs");
+    /* A vCPU inside the TD holds TDR/TDVPR on its own behalf: consistent. */
+    st_expect_invariants(&e, "vCPU inside the TD");
 
     /* Second stage: nothing mapped -> EPT violation exit with the GPA. */
     TDXT_EXPECT(tdx_td_translate_private(&run, GPA + 0x10, TDX_TD_ACCESS_WRITE, &hpa, &x) ==

@@ -9,6 +9,8 @@
 #include <time.h>
 
 #include "module.h"
+#include "sept.h"
+#include "td.h"
 
 static const struct tdx_leaf_desc host_leaves[TDX_MAX_LEAF] = {
     [TDH_SYS_KEY_CONFIG]  = { "TDH.SYS.KEY.CONFIG", tdx_leaf_sys_key_config, 0, true },
@@ -555,6 +557,45 @@ static bool check_lock_free(struct tdx_module *m, struct tdx_lock *l,
     return false;
 }
 
+/*
+ * A vCPU inside its TD holds its TDVPR and its TD's TDR shared until the TD
+ * exit (vp-enter.c); such a lock is consistent iff its readers are exactly
+ * those vCPUs (and nothing else holds it). Walks the PAMT for TDVPR pages,
+ * so only used for locks found held.
+ */
+static bool held_by_vcpus_in_td(struct tdx_module *m, struct tdx_lock *l)
+{
+    uint32_t word = atomic_load(&l->word);
+    uint32_t holders = 0;
+
+    if (word & TDX_LOCK_EXCL) {
+        return false;
+    }
+    for (unsigned b = 0; b < m->num_pamt_blocks; b++) {
+        const struct tdx_pamt_block *blk = &m->pamt[b];
+
+        for (uint64_t c = 0; c < blk->num_chunks; c++) {
+            struct tdx_pamt_entry *chunk = atomic_load(&blk->chunks[c]);
+
+            for (uint64_t i = 0; chunk && i < TDX_PAMT_CHUNK_PAGES &&
+                 c * TDX_PAMT_CHUNK_PAGES + i < blk->size / TDX_PAGE_SIZE; i++) {
+                const struct tdx_vcpu *v = chunk[i].obj;
+                const struct tdx_vp_priv *p;
+
+                if (chunk[i].type != TDX_PT_TDVPR || !v || !v->priv) {
+                    continue;
+                }
+                p = v->priv;
+                if (atomic_load(&p->in_td) &&
+                    (p->tdvpr_lock == l || p->tdr_lock == l)) {
+                    holders++;
+                }
+            }
+        }
+    }
+    return holders && (word & ~TDX_LOCK_HP) == holders * TDX_LOCK_READER;
+}
+
 bool tdx_core_check_invariants(struct tdx_module *m, char *err, size_t errlen)
 {
     char what[96];
@@ -598,7 +639,8 @@ bool tdx_core_check_invariants(struct tdx_module *m, char *err, size_t errlen)
             }
             e = &chunk[i % TDX_PAMT_CHUNK_PAGES];
 
-            if (!tdx_lock_is_free(&e->lock)) {
+            if (!tdx_lock_is_free(&e->lock) &&
+                !held_by_vcpus_in_td(m, &e->lock)) {
                 snprintf(what, sizeof(what), "PAMT entry of %#llx",
                          (unsigned long long)pa);
                 if (!check_lock_free(m, &e->lock, what, err, errlen)) {

@@ -107,18 +107,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 tdx_seamcall(p->m, lp, &r);
             }
         } else if (op == OP_VP_ENTER) {
-            struct tdx_vp_enter_out out;
+            /* A whole run as the CPU side drives it: enter, a guest access
+             * and a TDCALL chosen by the record, then the exit. */
+            struct tdx_regs enter = { .rax = TDH_VP_ENTER, .rcx = r.rcx,
+                                      .r10 = r.r8, .r11 = r.r9 };
+            struct tdx_td_run run;
 
-            if (tdx_vp_enter_begin(p->m, lp, r.rcx, &out) == TDX_SUCCESS &&
-                !out.synthetic_exit) {
-                struct tdx_vp_exit_info x = {
-                    .kind = rec[6] & 2 ? TDX_VP_EXIT_EPT_PRIVATE : TDX_VP_EXIT_OTHER,
-                    .gpa = r.rdx, .entry_rip = raw & 0xFF, .exit_rip = (raw >> 8) & 0xFF,
-                    .fatal = (rec[6] & 0xF0) == 0xF0,
+            if (tdx_vp_enter(p->m, lp, &enter, &run)) {
+                static const uint64_t gleaves[] = {
+                    TDG_VP_VMCALL, TDG_MEM_PAGE_ACCEPT, TDG_VP_INFO, 0xFFFF,
                 };
+                struct tdx_td_exit x = { .reason = rec[6] & 2 ? 48 : 1, .gpa = r.rdx };
+                struct tdx_regs g = { .rax = gleaves[(rec[6] >> 2) & 3], .rcx = r.r8,
+                                      .r10 = r.r9 };
+                uint64_t hpa;
 
-                tdx_vp_enter_running(out.vcpu);
-                tdx_vp_enter_end(out.vcpu, &x);
+                tdx_td_translate_private(&run, r.rdx & ((1ULL << (run.gpa_width - 1)) - 1),
+                                         rec[5] & 7, &hpa, &x);
+                if (tdx_td_tdcall(p->m, &run, &g, &x) != TDX_TD_TDCALL_DONE) {
+                    run.state->gpr[1] = g.rcx;
+                }
+                if (!tdx_core_check_invariants(p->m, err, sizeof(err))) {
+                    fprintf(stderr, "invariant broken inside the TD: %s\n", err);
+                    abort();
+                }
+                if ((rec[6] & 0xF0) == 0xF0) {
+                    x.reason = 2;                   /* triple fault: vCPU dies */
+                }
+                tdx_vp_exit(p->m, &run, &x, &enter);
             }
         } else {
             struct tdx_pamt_entry *e = tdx_pamt_lookup(p->m, r.rdx);
