@@ -130,6 +130,24 @@ static void test_accept_exit_and_retry(void)
     TDXT_EXPECT(tdx_vp_enter(e.p->m, e.td.vp[0].lp, &r, &run), "re-enter");
     TDXT_EXPECT(tdx_td_translate_private(&run, GPA, TDX_TD_ACCESS_READ, &hpa, &x) ==
                 TDX_TD_XLATE_VE, "PENDING page before ACCEPT: #VE (SEPT_VE_DISABLE clear)");
+    /* A second #VE before the guest read the first one's info: TD exit. */
+    TDXT_EXPECT(tdx_td_translate_private(&run, GPA, TDX_TD_ACCESS_READ, &hpa, &x) ==
+                TDX_TD_XLATE_EXIT && x.reason == 48, "#VE while VE info is valid: exit");
+    r = (struct tdx_regs){ .rax = TDG_VP_VEINFO_GET };
+    TDXT_EXPECT(tdx_td_tdcall(e.p->m, &run, &r, &x) == TDX_TD_TDCALL_DONE &&
+                r.rax == TDX_SUCCESS && r.rcx == 48 && r.r9 == GPA && r.rdx == 1,
+                "VEINFO.GET: status %#llx reason %llu qual %#llx gpa %#llx",
+                (unsigned long long)r.rax, (unsigned long long)r.rcx,
+                (unsigned long long)r.rdx, (unsigned long long)r.r9);
+    r = (struct tdx_regs){ .rax = TDG_VP_VEINFO_GET };
+    tdx_td_tdcall(e.p->m, &run, &r, &x);
+    TDXT_EXPECT_STATUS(r.rax, TDX_NO_VALID_VE_INFO, "VEINFO.GET twice");
+    r = (struct tdx_regs){ .rax = TDG_VP_INFO };
+    tdx_td_tdcall(e.p->m, &run, &r, &x);
+    TDXT_EXPECT(r.rax == TDX_SUCCESS && r.rcx == 48 && r.r9 == 0 && (r.r8 & 0xFFFFFFFF) == 1,
+                "VP.INFO: status %#llx GPAW %llu index %llu vcpus %#llx",
+                (unsigned long long)r.rax, (unsigned long long)r.rcx,
+                (unsigned long long)r.r9, (unsigned long long)r.r8);
     r = (struct tdx_regs){ .rax = TDG_MEM_PAGE_ACCEPT, .rcx = GPA };
     TDXT_EXPECT(tdx_td_tdcall(e.p->m, &run, &r, &x) == TDX_TD_TDCALL_DONE && r.rax == TDX_SUCCESS,
                 "ACCEPT after AUG: %#llx", (unsigned long long)r.rax);

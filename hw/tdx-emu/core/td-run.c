@@ -32,8 +32,11 @@
 #define EXT_QUAL_ACCEPT             1
 #define EXT_QUAL_PENDING_EPT_VIOL   6
 
-/* GPRs a TDG.VP.VMCALL may expose: not RAX(0), RCX(1), RSP(4). */
+/* GPRs a TDG.VP.VMCALL may expose: not RAX(0), RCX(1), RSP(4). Bits 31:16
+ * select XMM registers (accepted; no XMM state goes to the host here);
+ * bits 63:32 are reserved. */
 #define VMCALL_EXPOSABLE            0xFFECULL
+#define VMCALL_RCX_VALID            0xFFFFFFECULL
 
 enum { GPR_RAX, GPR_RCX, GPR_RDX, GPR_RBX, GPR_RSP, GPR_RBP, GPR_RSI, GPR_RDI };
 
@@ -229,7 +232,15 @@ enum tdx_td_xlate tdx_td_translate_private(struct tdx_td_run *run, uint64_t gpa,
         TDX_XLATE_OK) {
         return TDX_TD_XLATE_OK;
     }
-    if (tdx_sept_classify_fault(run->td, gpa) == TDX_FAULT_VE) {
+    if (tdx_sept_classify_fault(run->td, gpa) == TDX_FAULT_VE &&
+        !run->vcpu->ve_info.valid) {
+        /* What TDG.VP.VEINFO.GET will report (an EPT violation). */
+        run->vcpu->ve_info.valid = true;
+        run->vcpu->ve_info.exit_reason = TDX_EXIT_REASON_EPT_VIOLATION;
+        run->vcpu->ve_info.qualification = want & 7;
+        run->vcpu->ve_info.gla = 0;
+        run->vcpu->ve_info.gpa = gpa;
+        run->vcpu->ve_info.instr_info = 0;
         return TDX_TD_XLATE_VE;
     }
     *exit = (struct tdx_td_exit) {
@@ -251,7 +262,7 @@ enum tdx_td_tdcall tdx_td_tdcall(struct tdx_module *m, struct tdx_td_run *run,
 
     if (!(regs->rax >> 16) && leaf == TDG_VP_VMCALL) {
         /* RCX may not expose RAX, RCX or RSP (and bits above 15). */
-        if (regs->rcx & ~VMCALL_EXPOSABLE) {
+        if (regs->rcx & ~VMCALL_RCX_VALID) {
             regs->rax = TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX;
             return TDX_TD_TDCALL_DONE;
         }

@@ -143,6 +143,13 @@ struct tdx_vcpu {
      * host's registers selected by vmcall_mask back to the guest. */
     bool vmcall_pending;
     uint64_t vmcall_mask;
+    /* #VE information (TDVPS VE_INFO) for TDG.VP.VEINFO.GET; a second #VE
+     * while it is valid becomes a TD exit instead. */
+    struct {
+        bool valid;
+        uint32_t exit_reason;
+        uint64_t qualification, gla, gpa, instr_info;
+    } ve_info;
 };
 
 /*

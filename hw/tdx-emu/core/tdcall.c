@@ -20,11 +20,44 @@
 #include "module.h"
 #include "td.h"
 
+/* TDG.VP.INFO (1): the TD's shape; no inputs, no locks, always succeeds. */
+static uint64_t tdg_vp_info(struct tdx_call *c, struct tdx_regs *r)
+{
+    const struct tdx_vcpu *v = c->vcpu;
+    const struct tdx_td *td = v->td;
+
+    r->rcx = td->cfg.gpaw ? 52 : 48;
+    r->rdx = td->cfg.attributes;
+    r->r8 = (uint64_t)td->cfg.max_vcpus << 32 | atomic_load(&td->num_vcpus);
+    r->r9 = v->vcpu_index;
+    r->r10 = 0;             /* no optional guest leaves (TDG.SYS.RD) */
+    r->r11 = 0;
+    return TDX_SUCCESS;
+}
+
+/* TDG.VP.VEINFO.GET (3): the last #VE's information, once. */
+static uint64_t tdg_vp_veinfo_get(struct tdx_call *c, struct tdx_regs *r)
+{
+    struct tdx_vcpu *v = c->vcpu;
+
+    r->rcx = r->rdx = r->r8 = r->r9 = r->r10 = 0;
+    if (!v->ve_info.valid) {
+        return TDX_NO_VALID_VE_INFO;
+    }
+    r->rcx = v->ve_info.exit_reason;
+    r->rdx = v->ve_info.qualification;
+    r->r8 = v->ve_info.gla;
+    r->r9 = v->ve_info.gpa;
+    r->r10 = v->ve_info.instr_info;
+    v->ve_info.valid = false;
+    return TDX_SUCCESS;
+}
+
 static const struct tdx_guest_leaf_desc guest_leaves[TDX_MAX_GUEST_LEAF] = {
     [TDG_VP_VMCALL]       = { "TDG.VP.VMCALL", NULL, 0 },
-    [TDG_VP_INFO]         = { "TDG.VP.INFO", NULL, 0 },
+    [TDG_VP_INFO]         = { "TDG.VP.INFO", tdg_vp_info, 0 },
     [TDG_MR_RTMR_EXTEND]  = { "TDG.MR.RTMR.EXTEND", NULL, 0 },
-    [TDG_VP_VEINFO_GET]   = { "TDG.VP.VEINFO.GET", NULL, 0 },
+    [TDG_VP_VEINFO_GET]   = { "TDG.VP.VEINFO.GET", tdg_vp_veinfo_get, 0 },
     [TDG_MR_REPORT]       = { "TDG.MR.REPORT", NULL, 0 },
     [TDG_MEM_PAGE_ACCEPT] = { "TDG.MEM.PAGE.ACCEPT", NULL, 0 },
     [TDG_VM_RD]           = { "TDG.VM.RD", NULL, 1 },
