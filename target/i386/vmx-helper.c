@@ -33,6 +33,7 @@
 #include "tcg/helper-tcg.h"
 #include "tdx-emu-cpu.h"
 #include "hw/tdx-emu/qemu/seamcall.h"
+#include "tdx-emu-td.h"
 
 /* VM-instruction error numbers (SDM vol. 3, "VM-instruction error numbers") */
 enum {
@@ -118,7 +119,8 @@ static int vmx_cpl(CPUX86State *env)
  */
 static void vmx_check_root(CPUX86State *env, uintptr_t ra)
 {
-    if (!env->tdx_emu_vmx.vmxon || !vmx_mode_ok(env)) {
+    /* In a TD (SEAM non-root) the VMX instructions are #UD. */
+    if (!env->tdx_emu_vmx.vmxon || !vmx_mode_ok(env) || tdx_emu_in_td(env)) {
         raise_exception_ra(env, EXCP06_ILLOP, ra);
     }
     if (vmx_cpl(env) > 0) {
@@ -146,7 +148,8 @@ void helper_vmx_vmxon(CPUX86State *env, target_ulong addr)
     TdxEmuVmxState *vmx = &env->tdx_emu_vmx;
     uint64_t fc, ptr;
 
-    if (!(env->cr[4] & CR4_VMXE_MASK) || !vmx_mode_ok(env)) {
+    if (!(env->cr[4] & CR4_VMXE_MASK) || !vmx_mode_ok(env) ||
+        tdx_emu_in_td(env)) {
         raise_exception_ra(env, EXCP06_ILLOP, ra);
     }
     if (vmx->vmxon) {
@@ -472,14 +475,16 @@ void helper_vmx_vmcall(CPUX86State *env)
  *   #GP(0)  SEAM range not valid (IA32_SEAMRR_PHYS_MASK[11] = 0; ours is
  *           always valid when VMX is enumerated);
  *   VMfailInvalid when SEAM is not ready (no module), else enter SEAM.
+ * TDH.VP.ENTER that enters a TD does not return here: the SEAMCALL
+ * completes at TD exit (td-guest.c), L1 resuming after it (@insn_len).
  */
-void helper_seamcall(CPUX86State *env)
+void helper_seamcall(CPUX86State *env, int insn_len)
 {
     uintptr_t ra = GETPC();
     TdxEmuSeamcallRegs r;
 
     if (!env->tdx_emu_vmx.vmxon || !(env->hflags & HF_CS64_MASK) ||
-        (env->hflags & HF_SMM_MASK)) {
+        (env->hflags & HF_SMM_MASK) || tdx_emu_in_td(env)) {
         raise_exception_ra(env, EXCP06_ILLOP, ra);
     }
     if (vmx_cpl(env) > 0) {
@@ -498,6 +503,8 @@ void helper_seamcall(CPUX86State *env)
     case TDX_EMU_SEAMCALL_VMFAILINVALID:
         vmx_fail_invalid(env);          /* registers untouched */
         return;
+    case TDX_EMU_SEAMCALL_ENTER_TD:
+        tdx_emu_td_enter(env, env->eip + insn_len);
     case TDX_EMU_SEAMCALL_DONE:
         break;
     }
@@ -520,12 +527,11 @@ void helper_seamcall(CPUX86State *env)
 
 /*
  * TDCALL (66 0F 01 CC): #UD outside SEAM non-root and VMX non-root
- * operation, which is everywhere L1 runs. TD-guest mode will handle the
- * in-TD case here.
+ * operation, which is everywhere L1 runs; in a TD, td-guest.c.
  */
-void helper_tdcall(CPUX86State *env)
+void helper_tdcall(CPUX86State *env, int insn_len)
 {
-    raise_exception_ra(env, EXCP06_ILLOP, GETPC());
+    tdx_emu_td_tdcall(env, insn_len, GETPC());
 }
 
 /* ---- MOVDIR64B ---------------------------------------------------------- */

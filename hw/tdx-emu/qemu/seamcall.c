@@ -32,6 +32,10 @@ TdxEmuSeamcallResult tdx_emu_seamcall(CPUState *lp, TdxEmuSeamcallRegs *regs)
     if (!m) {
         return TDX_EMU_SEAMCALL_VMFAILINVALID;
     }
+    /* TDH.VP.ENTER continues in the CPU: the TD runs on this thread. */
+    if ((regs->rax & 0xFFFF) == 0 && !(regs->rax >> 63)) {
+        return tdx_emu_vp_enter(s, lp, regs);
+    }
     tdx_seamcall(m, lp->cpu_index, regs);
     return TDX_EMU_SEAMCALL_DONE;
 }

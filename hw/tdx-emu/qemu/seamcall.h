@@ -33,15 +33,17 @@ typedef enum TdxEmuSeamcallResult {
     /* The module (or P-SEAMLDR) ran and SEAMRET back: VMsucceed flags. */
     TDX_EMU_SEAMCALL_DONE,
     /*
+     * TDH.VP.ENTER accepted: the module filled the calling vCPU's
+     * env->tdx_emu_td.entry (td-guest.h) and @regs is ignored. The CPU
+     * saves L1's state and runs the TD vCPU; the SEAMCALL completes only
+     * at TD exit, with the outputs tdx_emu_td_exit() gives (VMsucceed).
+     */
+    TDX_EMU_SEAMCALL_ENTER_TD,
+    /*
      * VMfailInvalid (CF=1, registers unchanged): SEAM is not ready — no
      * module loaded, or the loader busy on another logical processor.
      */
     TDX_EMU_SEAMCALL_VMFAILINVALID,
-    /*
-     * TDH.VP.ENTER entered the TD: load tdx_emu_td_entry(lp)->state and run
-     * TD code (td-guest.h); the SEAMCALL completes at the TD exit.
-     */
-    TDX_EMU_SEAMCALL_ENTER_TD,
 } TdxEmuSeamcallResult;
 
 /* TDH.VP.ENTER (td-run.c): ENTER_TD, or DONE with the outputs in @regs. */

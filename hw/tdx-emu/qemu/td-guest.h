@@ -24,6 +24,43 @@
  *     restores L1's state, stores the outputs in L1's GPRs and completes the
  *     SEAMCALL (RIP after it, VMsucceed).
  *
+ * What the CPU side (target/i386/td-guest.c) does and guarantees — what
+ * the glue may rely on:
+ *  - Entry: on ENTER_TD, helper_seamcall() asserts entry.state != NULL,
+ *    saves L1 (inside env->tdx_emu_td, no allocation), loads entry.state
+ *    (FPU/SSE reset values when !xsave_valid), and flushes the whole TLB
+ *    at every entry and every exit (entry.flush_tlb is not needed yet).
+ *    L1 resumes after its SEAMCALL at exit; there is no other way out.
+ *  - While in_td the VMX instructions and SEAMCALL are #UD.
+ *  - tdx_emu_td_translate(): called from TLB fills, without the BQL, at
+ *    most once per fill. @access is READ, READ|WRITE (stores; also the
+ *    TD's own page-table walk, since QEMU's walker may set A/D bits) or
+ *    FETCH. On OK, *hpa must be an address in L1's physical address space
+ *    as QEMU sees it (KeyID bits stripped); the mapping is cached as one
+ *    4 KiB page with exactly the asked permission until the next entry or
+ *    exit (or a TD INVLPG/CR3 write flushing it). It may be called from a
+ *    probe whose failure is never raised: a VE/EXIT answer must not change
+ *    state the core relies on before it is delivered (or must tolerate
+ *    being asked again). EXIT: the TD's RIP is the faulting instruction.
+ *  - tdx_emu_tdcall(): called at CPL 0 in the TD only (CPL > 0: #GP(0),
+ *    outside a TD: #UD, neither reaches the glue); @exit arrives with
+ *    reason 77 preset. DONE: TD continues after TDCALL with @regs. EXIT:
+ *    the TD's RIP (in entry.state at exit) is after the TDCALL.
+ *  - tdx_emu_td_exit(): called once per entry, with entry.state holding
+ *    the TD's state (xsave_valid set) and env->tdx_emu_td.entry/in_td
+ *    still set; @exit->entry_rip is filled by the CPU. May be called with
+ *    the BQL held (exits for L1 interrupts and INIT happen in QEMU's
+ *    interrupt path, which holds it) or without. Exits the CPU makes:
+ *      0 NMI (intr_info 0x80000202), 1 external interrupt (acknowledged on
+ *      exit: intr_info = 0x80000000 | vector), 2 triple fault, 3 INIT
+ *      (INIT stays pending: L1 is INITed right after), 6 other SMI (stays
+ *      pending for L1), 12 HLT (simplification: TDX would #VE; the TD
+ *      resumes after the HLT), plus the translate/TDCALL exits.
+ *  - #VE (XLATE_VE) is injected as vector 20, no error code, through the
+ *    TD's IDT; the CPU does not write any #VE information area.
+ *  - A CPU reset while in_td (system reset) drops the TD run without
+ *    calling tdx_emu_td_exit().
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #ifndef HW_TDX_EMU_TD_GUEST_H
@@ -31,15 +68,14 @@
 
 #include "hw/core/cpu.h"
 #include "../core/tdx-core.h"
+#include "target/i386/tdx-emu/tdx-emu-state.h"
 
-/* What the CPU needs to run a TD vCPU (filled by tdx_emu_seamcall). */
-typedef struct TdxEmuTdEntry {
-    struct tdx_vcpu *vcpu;              /* core handle, for the glue */
-    struct tdx_vcpu_arch *state;        /* core-owned; load at entry, store at exit */
-    unsigned gpa_width;                 /* 48 or 52; shared bit = GPA bit gpa_width-1 */
-    bool flush_tlb;                     /* translations of an earlier run are stale */
-    struct tdx_td_run run;              /* the glue's bookkeeping of this run */
-} TdxEmuTdEntry;
+/*
+ * TdxEmuTdEntry (what the CPU needs to run a TD vCPU, filled by
+ * tdx_emu_seamcall) and TdxEmuTdExit (TD exit information in VMX terms) are
+ * defined in target/i386/tdx-emu-state.h: CPUX86State embeds them, and that
+ * header must stay plain C.
+ */
 
 /* Access kinds for translation (bit mask). */
 enum {
@@ -51,23 +87,6 @@ typedef enum TdxEmuTdXlate {
     TDX_EMU_TD_XLATE_EXIT,      /* EPT violation/misconfig: exit the TD, *exit filled */
     TDX_EMU_TD_XLATE_VE,        /* inject #VE (vector 20) into the TD; info kept by the core */
 } TdxEmuTdXlate;
-
-/*
- * The vCPU's entry, owned by the tdx-emu object (one per LP). Valid from
- * TDX_EMU_SEAMCALL_ENTER_TD until tdx_emu_td_exit().
- */
-TdxEmuTdEntry *tdx_emu_td_entry(CPUState *cs);
-
-/* TD exit information, in VMX terms (Intel SDM vol. 3 ch. 28/ appendix C). */
-typedef struct TdxEmuTdExit {
-    uint32_t reason;            /* basic exit reason, e.g. 1 external interrupt,
-                                   2 triple fault, 48 EPT violation, 77 TDCALL */
-    uint64_t qualification;
-    uint64_t ext_qualification; /* TDX extended exit qualification */
-    uint64_t gpa;               /* EPT violation/misconfig */
-    uint32_t intr_info;         /* external interrupt/NMI: vector | type | valid */
-    uint64_t entry_rip;         /* guest RIP when the run started (zero-step filter) */
-} TdxEmuTdExit;
 
 /*
  * Second stage for guest-physical address @gpa (KeyID bits never present:

@@ -35,25 +35,30 @@ static TdxEmuState *platform_of(CPUState *cs)
     return X86_CPU(cs)->env.tdx_emu_cfg.platform;
 }
 
-TdxEmuTdEntry *tdx_emu_td_entry(CPUState *cs)
+/* The CPU's entry (env->tdx_emu_td.entry) and the glue's run record. */
+static TdxEmuTdEntry *entry_of(CPUState *cs)
 {
-    TdxEmuState *s = platform_of(cs);
+    return &X86_CPU(cs)->env.tdx_emu_td.entry;
+}
 
-    return s && s->td_entries ? &s->td_entries[cs->cpu_index] : NULL;
+static struct tdx_td_run *run_of(CPUState *cs)
+{
+    return &platform_of(cs)->td_runs[cs->cpu_index];
 }
 
 TdxEmuSeamcallResult tdx_emu_vp_enter(TdxEmuState *s, CPUState *cs,
                                       struct tdx_regs *regs)
 {
-    TdxEmuTdEntry *e = &s->td_entries[cs->cpu_index];
+    struct tdx_td_run *run = &s->td_runs[cs->cpu_index];
+    TdxEmuTdEntry *e = entry_of(cs);
 
-    if (!tdx_vp_enter(s->module, cs->cpu_index, regs, &e->run)) {
+    if (!tdx_vp_enter(s->module, cs->cpu_index, regs, run)) {
         return TDX_EMU_SEAMCALL_DONE;
     }
-    e->vcpu = e->run.vcpu;
-    e->state = e->run.state;
-    e->gpa_width = e->run.gpa_width;
-    e->flush_tlb = e->run.flush_tlb;
+    *e = (TdxEmuTdEntry) {
+        .vcpu = run->vcpu, .state = run->state,
+        .gpa_width = run->gpa_width, .flush_tlb = run->flush_tlb,
+    };
     return TDX_EMU_SEAMCALL_ENTER_TD;
 }
 
@@ -80,11 +85,11 @@ static uint64_t access_bits(int access)
  * asks for the access with TDG.VP.VMCALL. Reserved memory-type/permission
  * combinations are EPT misconfigurations.
  */
-static TdxEmuTdXlate shared_translate(TdxEmuTdEntry *e, uint64_t gpa,
+static TdxEmuTdXlate shared_translate(struct tdx_td_run *run, uint64_t gpa,
                                       int access, uint64_t *hpa,
                                       TdxEmuTdExit *exit)
 {
-    uint64_t table = e->run.shared_eptp & EPTE_ADDR;
+    uint64_t table = run->shared_eptp & EPTE_ADDR;
     uint64_t want = access_bits(access);
     uint64_t pte = 0;
     int level;
@@ -135,17 +140,17 @@ misconfig:
 TdxEmuTdXlate tdx_emu_td_translate(CPUState *cs, uint64_t gpa, int access,
                                    uint64_t *hpa, TdxEmuTdExit *exit)
 {
-    TdxEmuTdEntry *e = tdx_emu_td_entry(cs);
+    struct tdx_td_run *run = run_of(cs);
     struct tdx_td_exit x;
 
     /* GPAs above the TD's width: like an unmapped private GPA. */
-    if (gpa >> e->gpa_width) {
-        gpa &= MAKE_64BIT_MASK(0, e->gpa_width);
+    if (gpa >> run->gpa_width) {
+        gpa &= MAKE_64BIT_MASK(0, run->gpa_width);
     }
-    if (gpa >> (e->gpa_width - 1) & 1) {
-        return shared_translate(e, gpa, access, hpa, exit);
+    if (gpa >> (run->gpa_width - 1) & 1) {
+        return shared_translate(run, gpa, access, hpa, exit);
     }
-    switch (tdx_td_translate_private(&e->run, gpa,
+    switch (tdx_td_translate_private(run, gpa,
                                      (access & TDX_EMU_TD_READ ? TDX_TD_ACCESS_READ : 0) |
                                      (access & TDX_EMU_TD_WRITE ? TDX_TD_ACCESS_WRITE : 0) |
                                      (access & TDX_EMU_TD_FETCH ? TDX_TD_ACCESS_FETCH : 0),
@@ -163,10 +168,9 @@ TdxEmuTdXlate tdx_emu_td_translate(CPUState *cs, uint64_t gpa, int access,
 TdxEmuTdcallResult tdx_emu_tdcall(CPUState *cs, struct tdx_regs *regs,
                                   TdxEmuTdExit *exit)
 {
-    TdxEmuTdEntry *e = tdx_emu_td_entry(cs);
     struct tdx_td_exit x;
 
-    switch (tdx_td_tdcall(platform_of(cs)->module, &e->run, regs, &x)) {
+    switch (tdx_td_tdcall(platform_of(cs)->module, run_of(cs), regs, &x)) {
     case TDX_TD_TDCALL_EXIT:
         fill_exit(exit, &x);
         return TDX_EMU_TDCALL_EXIT;
@@ -181,14 +185,12 @@ TdxEmuTdcallResult tdx_emu_tdcall(CPUState *cs, struct tdx_regs *regs,
 void tdx_emu_td_exit(CPUState *cs, const TdxEmuTdExit *exit,
                      struct tdx_regs *out)
 {
-    TdxEmuTdEntry *e = tdx_emu_td_entry(cs);
     struct tdx_td_exit x = {
         .reason = exit->reason, .qualification = exit->qualification,
         .ext_qualification = exit->ext_qualification, .gpa = exit->gpa,
         .intr_info = exit->intr_info,
     };
 
-    tdx_vp_exit(platform_of(cs)->module, &e->run, &x, out);
-    e->vcpu = NULL;
-    e->state = NULL;
+    tdx_vp_exit(platform_of(cs)->module, run_of(cs), &x, out);
+    *entry_of(cs) = (TdxEmuTdEntry) { 0 };
 }

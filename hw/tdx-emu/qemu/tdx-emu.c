@@ -261,7 +261,7 @@ static void tdx_emu_machine_done(Notifier *n, void *unused)
         error_report("tdx-emu: cannot create the TDX module: %s", why);
         exit(1);
     }
-    s->td_entries = g_new0(TdxEmuTdEntry, desc.num_lps);
+    s->td_runs = g_new0(struct tdx_td_run, desc.num_lps);
     s->module = m;
 }
 
@@ -308,7 +308,7 @@ static void tdx_emu_instance_finalize(Object *obj)
         qemu_remove_machine_init_done_notifier(&s->machine_done);
     }
     tdx_module_destroy(s->module);
-    g_free(s->td_entries);
+    g_free(s->td_runs);
 }
 
 static void tdx_emu_class_init(ObjectClass *oc, void *data)

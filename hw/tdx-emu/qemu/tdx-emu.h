@@ -35,8 +35,8 @@ struct TdxEmuState {
     uint64_t seam_size;
     MemoryRegion seam_mr;
 
-    /* One TD-guest-mode entry per LP (td-run.c); allocated with the module. */
-    struct TdxEmuTdEntry *td_entries;
+    /* One TD run record per LP (td-run.c); allocated with the module. */
+    struct tdx_td_run *td_runs;
 
     /* The emulated module; created once the machine (RAM, CPUs) exists. */
     struct tdx_module *module;

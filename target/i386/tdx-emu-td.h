@@ -1,0 +1,54 @@
+/*
+ * tdx-emu: TD-guest mode hooks, called from QEMU's target/i386 files
+ * (excp_helper.c, seg_helper.c, svm_helper.c, misc_helper.c, through
+ * qemu/patches/0007) and from vmx-helper.c. Definitions: td-guest.c.
+ *
+ * Every hook is behind tdx_emu_in_td(), so a vCPU that never entered a TD
+ * (every vCPU of plain QEMU, tdx-emu=off) pays one predictable branch.
+ * Include after cpu.h.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef TARGET_I386_TDX_EMU_TD_H
+#define TARGET_I386_TDX_EMU_TD_H
+
+/* The vCPU is executing TD code (SEAM non-root operation). */
+static inline bool tdx_emu_in_td(const CPUX86State *env)
+{
+    return unlikely(env->tdx_emu_td.in_td);
+}
+
+/*
+ * Second stage of a TD's address translation (excp_helper.c, MMU_NESTED_IDX):
+ * @access_type is an MMUAccessType. True: *hpa / *prot valid. False: the
+ * failure is remembered and tdx_emu_td_stage2_fault() raises it (the call
+ * may come from a probe that must not fault).
+ */
+bool tdx_emu_td_stage2(CPUX86State *env, uint64_t gpa, int access_type,
+                       uint64_t *hpa, int *prot);
+/* Raise the last stage-2 failure: TD exit (EPT violation) or #VE. */
+G_NORETURN void tdx_emu_td_stage2_fault(CPUX86State *env, uintptr_t retaddr);
+
+/*
+ * x86_cpu_exec_interrupt() in a TD: L1's HARD/NMI/SMI interrupts end the
+ * TD run whatever the TD's RFLAGS.IF (VMX "external-interrupt exiting" with
+ * "acknowledge interrupt on exit", NMI exiting). False: nothing for us, let
+ * QEMU handle the request.
+ */
+bool tdx_emu_td_exec_interrupt(CPUState *cs, int interrupt_request);
+/* cpu_svm_check_intercept_param() in a TD: INIT ends the TD run. */
+void tdx_emu_td_intercept(CPUX86State *env, uint32_t svm_type);
+/* HLT in a TD (after HLT: env->eip is the next instruction). */
+G_NORETURN void tdx_emu_td_hlt(CPUX86State *env);
+/* Triple fault in a TD (check_exception). */
+G_NORETURN void tdx_emu_td_triple_fault(CPUX86State *env, uintptr_t retaddr);
+
+/*
+ * vmx-helper.c: SEAMCALL got TDX_EMU_SEAMCALL_ENTER_TD; L1 resumes at
+ * @l1_next_rip at TD exit.
+ */
+G_NORETURN void tdx_emu_td_enter(CPUX86State *env, uint64_t l1_next_rip);
+/* vmx-helper.c: TDCALL (#UD outside a TD); returns when the TD continues. */
+void tdx_emu_td_tdcall(CPUX86State *env, int insn_len, uintptr_t retaddr);
+
+#endif
