@@ -18,6 +18,22 @@
  *
  * Options: --vcpus N (default 2), --pages N (default 512, i.e. 2 MiB).
  *
+ * Run mode, --run PATH [--vcpus N] [--pages P] [--timeout S]: the TD's
+ * initial (measured) memory is the image at PATH (guest/td-payload, ABI in
+ * guest/td-payload/td-payload.c), placed so that its last byte is at GPA
+ * 0xFFFFFFFF, in its own memslot and guest_memfd; a second private memslot
+ * covers [0x40000000, 0x40000000 + N*P*4096) uninitialized (the payload
+ * accepts it page by page, KVM adds the pages with TDH.MEM.PAGE.AUG);
+ * KVM_TDX_INIT_VCPU gets P (pages per vCPU, default 256) as the vCPUs'
+ * RCX. After KVM_TDX_FINALIZE_VM one thread per vCPU runs KVM_RUN and
+ * serves the exits (console port 0x3F8, "done" port 0x501, "panic" port
+ * 0x502, MapGPA, memory faults); every vCPU's checksum is compared with
+ * expected_checksum(). Lines: "TDX-EMU-L1: td vcpu<i>: <console line>",
+ * then "TDX-EMU-L1: tdvmm run ok vcpus=N checksum=<vcpu0>[,<vcpu1>...]" or
+ * "TDX-EMU-L1: tdvmm FAILED ...". Timeout S seconds (default 120) for the
+ * whole run. --checksums [--vcpus N] [--pages P] prints the expected
+ * checksums without KVM (for host-side tests of the payload).
+ *
  * Initial memory, "pattern v1" (what a host-side test needs to recompute
  * MRTD): the region starts at GPA 0 (REGION_GPA) and is N 4 KiB pages long;
  * page i (0-based) byte j (0..4095) holds (i * 131 + j * 7 + 0x5a) & 0xff.
@@ -31,15 +47,22 @@
  *
  * Static, no dependency beyond libc, so it runs from L1's busybox initramfs.
  */
+#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,8 +74,10 @@
 #define KVMIO_TYPE                  0xAE
 #define KVM_CREATE_VM               _IO(KVMIO_TYPE, 0x01)
 #define KVM_CHECK_EXTENSION         _IO(KVMIO_TYPE, 0x03)
+#define KVM_GET_VCPU_MMAP_SIZE      _IO(KVMIO_TYPE, 0x04)
 #define KVM_GET_SUPPORTED_CPUID     _IOWR(KVMIO_TYPE, 0x05, struct kvm_cpuid2)
 #define KVM_CREATE_VCPU             _IO(KVMIO_TYPE, 0x41)
+#define KVM_RUN                     _IO(KVMIO_TYPE, 0x80)
 #define KVM_SET_USER_MEMORY_REGION2 _IOW(KVMIO_TYPE, 0x49, struct kvm_userspace_memory_region2)
 #define KVM_SET_CPUID2              _IOW(KVMIO_TYPE, 0x90, struct kvm_cpuid2)
 #define KVM_ENABLE_CAP              _IOW(KVMIO_TYPE, 0xa3, struct kvm_enable_cap)
@@ -62,6 +87,23 @@
 
 #define KVM_CAP_SPLIT_IRQCHIP        121
 #define KVM_CAP_VM_TYPES             235
+#define KVM_CAP_EXIT_HYPERCALL       201
+#define KVM_HC_MAP_GPA_RANGE         12
+#define KVM_MAP_GPA_RANGE_ENCRYPTED  (1ull << 4)
+#define KVM_MEMORY_EXIT_FLAG_PRIVATE (1ull << 3)
+#define KVM_SYSTEM_EVENT_TDX_FATAL   7
+#define KVM_EXIT_IO_OUT              1
+
+#define KVM_EXIT_EXCEPTION           1
+#define KVM_EXIT_IO                  2
+#define KVM_EXIT_HYPERCALL           3
+#define KVM_EXIT_SHUTDOWN            8
+#define KVM_EXIT_FAIL_ENTRY          9
+#define KVM_EXIT_INTR                10
+#define KVM_EXIT_INTERNAL_ERROR      17
+#define KVM_EXIT_SYSTEM_EVENT        24
+#define KVM_EXIT_MEMORY_FAULT        39
+#define KVM_EXIT_TDX                 40
 #define KVM_X86_TDX_VM               5
 #define KVM_MEM_GUEST_MEMFD          (1u << 2)
 #define KVM_MEMORY_ATTRIBUTE_PRIVATE (1ull << 3)
@@ -137,6 +179,54 @@ struct kvm_tdx_init_mem_region {
     uint64_t source_addr, gpa, nr_pages;
 };
 
+/* struct kvm_run up to and including its 256-byte exit union. */
+struct kvm_run_head {
+    uint8_t request_interrupt_window, immediate_exit, padding1[6];
+    uint32_t exit_reason;
+    uint8_t ready_for_interrupt_injection, if_flag;
+    uint16_t flags;
+    uint64_t cr8, apic_base;
+    union {
+        struct {
+            uint64_t hardware_exit_reason;
+        } hw;
+        struct {
+            uint64_t hardware_entry_failure_reason;
+            uint32_t cpu;
+        } fail_entry;
+        struct {
+            uint32_t exception, error_code;
+        } ex;
+        struct {
+            uint8_t direction, size;
+            uint16_t port;
+            uint32_t count;
+            uint64_t data_offset;   /* from the start of kvm_run */
+        } io;
+        struct {
+            uint64_t nr, args[6], ret, flags;
+        } hypercall;
+        struct {
+            uint32_t suberror, ndata;
+            uint64_t data[16];
+        } internal;
+        struct {
+            uint32_t type, ndata;
+            uint64_t data[16];
+        } system_event;
+        struct {
+            uint64_t flags, gpa, size;
+        } memory_fault;
+        struct {
+            uint64_t flags, nr, data[6];
+        } tdx;
+        char padding[256];
+    };
+};
+
+_Static_assert(offsetof(struct kvm_run_head, exit_reason) == 8, "kvm_run ABI");
+_Static_assert(offsetof(struct kvm_run_head, io) == 32, "kvm_run ABI");
+_Static_assert(sizeof(struct kvm_run_head) == 32 + 256, "kvm_run ABI");
 _Static_assert(sizeof(struct kvm_cpuid_entry2) == 40, "kvm_cpuid_entry2 ABI");
 _Static_assert(sizeof(struct kvm_tdx_cmd) == 24, "kvm_tdx_cmd ABI");
 _Static_assert(sizeof(struct kvm_tdx_init_vm_head) == 256 + 8, "kvm_tdx_init_vm ABI");
@@ -163,6 +253,47 @@ _Static_assert(sizeof(struct kvm_userspace_memory_region2) == 160,
 #define CPUID_LEAF_XSAVE   0xD
 #define CPUID_LEAF_ADDR    0x80000008u
 
+/*
+ * Run mode: the td-payload ABI (guest/td-payload/td-payload.c, version 1).
+ */
+#define TDP_IMAGE_END      0x100000000ull   /* last byte at 0xFFFFFFFF */
+#define TDP_IMAGE_MAX      (2ull << 20)
+#define TDP_MAX_VCPUS      64
+#define TDP_REGION_GPA     0x40000000ull
+#define TDP_REGION_LIMIT   0xC0000000ull
+#define TDP_DEFAULT_PAGES  256
+#define TDP_MAX_PAGES      0xFFFFu          /* RCX[15:0] */
+#define TDP_PATTERN_XOR    0x5a5a5a5a5a5a5a5aull
+#define TDP_LCG_MUL        6364136223846793005ull
+#define TDP_LCG_ADD        1442695040888963407ull
+#define TDP_LCG_ITERATIONS 1000000u
+#define TDP_PORT_CONSOLE   0x3F8
+#define TDP_PORT_DONE      0x501
+#define TDP_PORT_PANIC     0x502
+#define PAYLOAD_SLOT       0
+#define TD_REGION_SLOT     1
+#define RUN_TIMEOUT_S      120
+#define CONSOLE_LINE_MAX   256
+/* The same memory fault this many times in a row: give up. */
+#define MAX_REPEATED_FAULTS 16
+
+struct tdvmm;
+
+struct vcpu_run {
+    struct tdvmm *t;
+    unsigned id;
+    pthread_t thread;
+    struct kvm_run_head *run;
+    char line[CONSOLE_LINE_MAX + 1];
+    size_t line_len;
+    uint64_t console_checksum;       /* from the "checksum" console line */
+    int have_console_checksum;
+    uint32_t port_checksum;          /* from port 0x501 */
+    atomic_int finished;             /* 1 done, -1 failed */
+    uint64_t last_fault_gpa;
+    unsigned repeated_faults;
+};
+
 struct tdvmm {
     unsigned nr_vcpus;
     uint64_t nr_pages;
@@ -179,6 +310,21 @@ struct tdvmm {
     uint8_t *source;                 /* initial contents (pattern v1) */
     uint8_t *shared;                 /* the slot's shared (non-gmem) half */
     size_t region_bytes;
+
+    /* Run mode (--run). region_* above then describe the payload image. */
+    const char *payload_path;
+    uint64_t region_gpa;             /* where the initial memory goes */
+    uint64_t init_vcpu_data;         /* KVM_TDX_INIT_VCPU data (RCX) */
+    uint64_t td_pages;               /* P: private pages per vCPU */
+    unsigned timeout_s;
+    int td_gmem_fd;                  /* the accepted region's guest_memfd */
+    uint8_t *td_shared;
+    size_t td_bytes;
+    size_t run_size;                 /* KVM_GET_VCPU_MMAP_SIZE */
+    struct vcpu_run vcpu[MAX_VCPUS];
+    atomic_int stop;
+    pthread_mutex_t lock;            /* guards nothing but the cond */
+    pthread_cond_t cond;
 };
 
 static void fail(const char *step, uint64_t hw_error)
@@ -259,6 +405,22 @@ static void create_td_vm(struct tdvmm *t)
     }
     printf("TDX-EMU-L1: tdvmm vm created type=%d split-irqchip=%d\n",
            KVM_X86_TDX_VM, SPLIT_IRQCHIP_PINS);
+    if (t->payload_path) {
+        /*
+         * TDVMCALL<MapGPA> reaches userspace as KVM_HC_MAP_GPA_RANGE only
+         * with this; without it KVM answers the TD "unsupported".
+         */
+        int mask = ioctl(t->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_EXIT_HYPERCALL);
+        struct kvm_enable_cap hc = {
+            .cap = KVM_CAP_EXIT_HYPERCALL,
+            .args = { 1ull << KVM_HC_MAP_GPA_RANGE },
+        };
+
+        if (mask < 0 || !(mask & (1 << KVM_HC_MAP_GPA_RANGE)) ||
+            ioctl(t->vm_fd, KVM_ENABLE_CAP, &hc) < 0) {
+            fail("exit-hypercall", 0);
+        }
+    }
 }
 
 /* ---- step 2: capabilities and TD-wide parameters ---------------------- */
@@ -406,8 +568,8 @@ static void create_vcpus(struct tdvmm *t)
         }
         t->vcpu_fd[id] = fd;
         set_vcpu_cpuid(t, fd);
-        /* data = the vCPU's initial RCX, for TD firmware; nothing here. */
-        if (tdx_op(fd, KVM_TDX_INIT_VCPU, 0, 0, &hw_error) < 0) {
+        /* data = the vCPU's initial RCX: 0 by default, P in run mode. */
+        if (tdx_op(fd, KVM_TDX_INIT_VCPU, 0, t->init_vcpu_data, &hw_error) < 0) {
             fail("init-vcpu", hw_error);
         }
     }
@@ -427,37 +589,55 @@ static void *map_anonymous(size_t bytes)
     return p;
 }
 
-static void setup_private_memory(struct tdvmm *t)
+/* One guest_memfd-backed memslot over [gpa, gpa + bytes), all PRIVATE. */
+static void add_private_slot(struct tdvmm *t, uint32_t slot_id, uint64_t gpa,
+                             size_t bytes, int *gmem_fd, uint8_t **shared)
 {
-    struct kvm_create_guest_memfd gmem = { .size = t->region_bytes };
+    struct kvm_create_guest_memfd gmem = { .size = bytes };
 
-    t->gmem_fd = ioctl(t->vm_fd, KVM_CREATE_GUEST_MEMFD, &gmem);
-    if (t->gmem_fd < 0) {
+    *gmem_fd = ioctl(t->vm_fd, KVM_CREATE_GUEST_MEMFD, &gmem);
+    if (*gmem_fd < 0) {
         fail("guest-memfd", 0);
     }
     /* A guest_memfd slot still needs a valid userspace range for the
      * shared view of the same GPAs. */
-    t->shared = map_anonymous(t->region_bytes);
+    *shared = map_anonymous(bytes);
     struct kvm_userspace_memory_region2 slot = {
-        .slot = REGION_SLOT,
+        .slot = slot_id,
         .flags = KVM_MEM_GUEST_MEMFD,
-        .guest_phys_addr = REGION_GPA,
-        .memory_size = t->region_bytes,
-        .userspace_addr = (uintptr_t)t->shared,
+        .guest_phys_addr = gpa,
+        .memory_size = bytes,
+        .userspace_addr = (uintptr_t)*shared,
         .guest_memfd_offset = 0,
-        .guest_memfd = (uint32_t)t->gmem_fd,
+        .guest_memfd = (uint32_t)*gmem_fd,
     };
     if (ioctl(t->vm_fd, KVM_SET_USER_MEMORY_REGION2, &slot) < 0) {
         fail("memory-region", 0);
     }
-    /* kvm_gmem_populate() only fills GPAs whose attribute is PRIVATE. */
+    /* kvm_gmem_populate() only fills GPAs whose attribute is PRIVATE, and
+     * the run-mode region must fault in as private for ACCEPT. */
     struct kvm_memory_attributes attrs = {
-        .address = REGION_GPA,
-        .size = t->region_bytes,
+        .address = gpa,
+        .size = bytes,
         .attributes = KVM_MEMORY_ATTRIBUTE_PRIVATE,
     };
     if (ioctl(t->vm_fd, KVM_SET_MEMORY_ATTRIBUTES, &attrs) < 0) {
         fail("memory-attributes", 0);
+    }
+}
+
+static void setup_private_memory(struct tdvmm *t)
+{
+    add_private_slot(t, REGION_SLOT, t->region_gpa, t->region_bytes,
+                     &t->gmem_fd, &t->shared);
+    if (t->payload_path) {
+        add_private_slot(t, TD_REGION_SLOT, TDP_REGION_GPA, t->td_bytes,
+                         &t->td_gmem_fd, &t->td_shared);
+        printf("TDX-EMU-L1: tdvmm td-region gpa=%#llx pages=%llu per-vcpu=%llu"
+               " private=yes initialized=no\n",
+               (unsigned long long)TDP_REGION_GPA,
+               (unsigned long long)(t->td_bytes / PAGE_SIZE),
+               (unsigned long long)t->td_pages);
     }
 }
 
@@ -479,14 +659,52 @@ static void fill_source(struct tdvmm *t)
     }
 }
 
+/* Run mode: the payload image, page-aligned, as the initial contents. */
+static void load_payload(struct tdvmm *t)
+{
+    int fd = open(t->payload_path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    size_t done = 0;
+
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        fail("payload-open", 0);
+    }
+    if (st.st_size <= 0 || st.st_size % PAGE_SIZE ||
+        (uint64_t)st.st_size > TDP_IMAGE_MAX) {
+        errno = EINVAL;
+        fail("payload-size (a multiple of 4 KiB, at most 2 MiB)", 0);
+    }
+    t->region_bytes = (size_t)st.st_size;
+    t->nr_pages = t->region_bytes / PAGE_SIZE;
+    t->region_gpa = TDP_IMAGE_END - t->region_bytes;
+    t->source = map_anonymous(t->region_bytes);
+    while (done < t->region_bytes) {
+        ssize_t n = read(fd, t->source + done, t->region_bytes - done);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            if (n == 0) {
+                errno = EIO;
+            }
+            fail("payload-read", 0);
+        }
+        done += (size_t)n;
+    }
+    close(fd);
+}
+
 static void add_initial_memory(struct tdvmm *t)
 {
     uint64_t hw_error;
 
-    fill_source(t);
+    if (!t->payload_path) {
+        fill_source(t);
+    }
     struct kvm_tdx_init_mem_region region = {
         .source_addr = (uintptr_t)t->source,
-        .gpa = REGION_GPA,
+        .gpa = t->region_gpa,
         .nr_pages = t->nr_pages,
     };
     /*
@@ -501,8 +719,14 @@ static void add_initial_memory(struct tdvmm *t)
             fail("init-mem-region", hw_error);
         }
     }
-    printf("TDX-EMU-L1: tdvmm region gpa=0x%llx pages=%llu pattern=v1 measured=yes\n",
-           (unsigned long long)REGION_GPA, (unsigned long long)t->nr_pages);
+    if (t->payload_path) {
+        printf("TDX-EMU-L1: tdvmm payload %s gpa=%#llx pages=%llu measured=yes\n",
+               t->payload_path, (unsigned long long)t->region_gpa,
+               (unsigned long long)t->nr_pages);
+    } else {
+        printf("TDX-EMU-L1: tdvmm region gpa=0x%llx pages=%llu pattern=v1 measured=yes\n",
+               (unsigned long long)REGION_GPA, (unsigned long long)t->nr_pages);
+    }
 }
 
 /* ---- step 6: finalize, tear down -------------------------------------- */
@@ -549,10 +773,18 @@ static void destroy_td(struct tdvmm *t)
 {
     int present;
 
+    /* A vCPU's kvm_run mapping holds its file (and so the VM) too. */
     for (unsigned id = 0; id < t->nr_vcpus; id++) {
+        if (t->vcpu[id].run) {
+            munmap(t->vcpu[id].run, t->run_size);
+            t->vcpu[id].run = NULL;
+        }
         close(t->vcpu_fd[id]);
     }
     close(t->gmem_fd);
+    if (t->payload_path) {
+        close(t->td_gmem_fd);
+    }
     close(t->vm_fd);
     close(t->kvm_fd);
     for (int tries = 0; (present = own_vm_debugfs_present()) == 1 && tries < 50; tries++) {
@@ -565,8 +797,490 @@ static void destroy_td(struct tdvmm *t)
     }
     munmap(t->shared, t->region_bytes);
     munmap(t->source, t->region_bytes);
+    if (t->payload_path) {
+        munmap(t->td_shared, t->td_bytes);
+    }
     printf("TDX-EMU-L1: tdvmm destroyed%s\n",
            present < 0 ? " (unverified: no debugfs)" : "");
+}
+
+/* ---- run mode: the payload's checksum ----------------------------------- */
+
+/* What vCPU `vcpu` of td-payload reports with P = `pages` (its ABI, step 5:
+ * the pattern sum of its region XOR the LCG after 1e6 steps from vcpu+1). */
+static uint64_t expected_checksum(unsigned vcpu, uint64_t pages)
+{
+    uint64_t base = TDP_REGION_GPA + (uint64_t)vcpu * pages * PAGE_SIZE;
+    uint64_t words = pages * (PAGE_SIZE / 8);
+    uint64_t sum = 0, x = (uint64_t)vcpu + 1;
+
+    for (uint64_t k = 0; k < words; k++) {
+        sum += (base + k * 8) ^ TDP_PATTERN_XOR;
+    }
+    for (unsigned n = 0; n < TDP_LCG_ITERATIONS; n++) {
+        x = x * TDP_LCG_MUL + TDP_LCG_ADD;
+    }
+    return sum ^ x;
+}
+
+/* ---- run mode: private <-> shared conversion ----------------------------- */
+
+/*
+ * Make [gpa, gpa + size) private or shared, as api.rst describes for
+ * KVM_HC_MAP_GPA_RANGE and KVM_EXIT_MEMORY_FAULT: KVM_SET_MEMORY_ATTRIBUTES,
+ * then drop the backing of the view that is no longer used (PUNCH_HOLE in
+ * the guest_memfd when going shared, MADV_DONTNEED of the shared mapping
+ * when going private). gpa has the shared bit already stripped (KVM does
+ * that for both exits). Returns 0 or an errno value.
+ */
+static int convert_memory(struct tdvmm *t, uint64_t gpa, uint64_t size,
+                          int to_private)
+{
+    struct {
+        uint64_t gpa, bytes;
+        int gmem;
+        uint8_t *shared;
+    } slots[2] = {
+        { t->region_gpa, t->region_bytes, t->gmem_fd, t->shared },
+        { TDP_REGION_GPA, t->td_bytes, t->td_gmem_fd, t->td_shared },
+    };
+
+    if (!size || gpa % PAGE_SIZE || size % PAGE_SIZE || gpa + size < gpa) {
+        return EINVAL;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (gpa < slots[i].gpa || gpa + size > slots[i].gpa + slots[i].bytes) {
+            continue;
+        }
+        uint64_t off = gpa - slots[i].gpa;
+        struct kvm_memory_attributes attrs = {
+            .address = gpa,
+            .size = size,
+            .attributes = to_private ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
+        };
+        if (ioctl(t->vm_fd, KVM_SET_MEMORY_ATTRIBUTES, &attrs) < 0) {
+            return errno == EAGAIN ? EAGAIN : EINVAL;
+        }
+        if (to_private) {
+            madvise(slots[i].shared + off, size, MADV_DONTNEED);
+        } else if (fallocate(slots[i].gmem, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                             (off_t)off, (off_t)size) < 0) {
+            return EINVAL;
+        }
+        return 0;
+    }
+    return EINVAL;   /* not (entirely) inside one of our memslots */
+}
+
+/* ---- run mode: vCPU threads ------------------------------------------------ */
+
+static void vcpu_finish(struct vcpu_run *v, int how)
+{
+    pthread_mutex_lock(&v->t->lock);
+    atomic_store(&v->finished, how);
+    pthread_cond_broadcast(&v->t->cond);
+    pthread_mutex_unlock(&v->t->lock);
+}
+
+static void vcpu_failed(struct vcpu_run *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void vcpu_failed(struct vcpu_run *v, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    printf("TDX-EMU-L1: tdvmm FAILED run vcpu %u: %s\n", v->id, msg);
+    vcpu_finish(v, -1);
+}
+
+static void console_flush(struct vcpu_run *v)
+{
+    const char *tag = "td-payload vcpu ";
+    unsigned idx;
+    char hex[17];
+
+    v->line[v->line_len] = 0;
+    printf("TDX-EMU-L1: td vcpu%u: %s\n", v->id, v->line);
+    /* "td-payload vcpu <i> checksum <16 hex digits>": the full value. */
+    if (!strncmp(v->line, tag, strlen(tag)) &&
+        sscanf(v->line + strlen(tag), "%u checksum %16[0-9a-f]", &idx, hex) == 2 &&
+        idx == v->id && strlen(hex) == 16) {
+        v->console_checksum = strtoull(hex, NULL, 16);
+        v->have_console_checksum = 1;
+    }
+    v->line_len = 0;
+}
+
+static void console_byte(struct vcpu_run *v, uint8_t c)
+{
+    if (c == '\n') {
+        console_flush(v);
+        return;
+    }
+    if (c == '\r') {
+        return;
+    }
+    v->line[v->line_len++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    if (v->line_len == CONSOLE_LINE_MAX) {
+        console_flush(v);
+    }
+}
+
+/* Returns 1 to keep running, 0 when the vCPU is finished (either way). */
+static int handle_io(struct vcpu_run *v)
+{
+    struct kvm_run_head *run = v->run;
+    uint8_t *data = (uint8_t *)run + run->io.data_offset;
+    unsigned size = run->io.size, count = run->io.count;
+    uint32_t value = 0;
+
+    if (run->io.direction != KVM_EXIT_IO_OUT) {
+        /* Nothing is readable: all ones, as from an empty bus. */
+        memset(data, 0xff, (size_t)size * count);
+        return 1;
+    }
+    switch (run->io.port) {
+    case TDP_PORT_CONSOLE:
+        for (unsigned i = 0; i < size * count; i++) {
+            console_byte(v, data[i]);
+        }
+        return 1;
+    case TDP_PORT_DONE:
+    case TDP_PORT_PANIC:
+        if (size != 4 || count != 1) {
+            vcpu_failed(v, "port %#x write of %u x %u bytes (want one of 4)",
+                        run->io.port, count, size);
+            return 0;
+        }
+        memcpy(&value, data, 4);
+        if (v->line_len) {
+            console_flush(v);
+        }
+        if (run->io.port == TDP_PORT_PANIC) {
+            vcpu_failed(v, "payload panic code %#x", value);
+            return 0;
+        }
+        v->port_checksum = value;
+        vcpu_finish(v, 1);
+        return 0;
+    default:
+        printf("TDX-EMU-L1: tdvmm vcpu %u: ignored out to port %#x\n", v->id,
+               run->io.port);
+        return 1;
+    }
+}
+
+static int handle_hypercall(struct vcpu_run *v)
+{
+    struct kvm_run_head *run = v->run;
+
+    if (run->hypercall.nr != KVM_HC_MAP_GPA_RANGE) {
+        vcpu_failed(v, "unexpected hypercall %llu",
+                    (unsigned long long)run->hypercall.nr);
+        return 0;
+    }
+    uint64_t gpa = run->hypercall.args[0], pages = run->hypercall.args[1];
+    int to_private = !!(run->hypercall.args[2] & KVM_MAP_GPA_RANGE_ENCRYPTED);
+
+    run->hypercall.ret = (uint64_t)convert_memory(v->t, gpa, pages * PAGE_SIZE,
+                                                  to_private);
+    printf("TDX-EMU-L1: tdvmm vcpu %u: map-gpa %#llx pages=%llu to %s: %s\n",
+           v->id, (unsigned long long)gpa, (unsigned long long)pages,
+           to_private ? "private" : "shared",
+           run->hypercall.ret ? strerror((int)run->hypercall.ret) : "ok");
+    return 1;
+}
+
+static int handle_memory_fault(struct vcpu_run *v)
+{
+    struct kvm_run_head *run = v->run;
+    uint64_t gpa = run->memory_fault.gpa, size = run->memory_fault.size;
+    int to_private = !!(run->memory_fault.flags & KVM_MEMORY_EXIT_FLAG_PRIVATE);
+    int err;
+
+    if (gpa == v->last_fault_gpa && ++v->repeated_faults >= MAX_REPEATED_FAULTS) {
+        vcpu_failed(v, "memory fault at %#llx keeps coming back",
+                    (unsigned long long)gpa);
+        return 0;
+    }
+    if (gpa != v->last_fault_gpa) {
+        v->last_fault_gpa = gpa;
+        v->repeated_faults = 0;
+    }
+    /* The fault range may be a huge page: convert whole 4 KiB pages. */
+    uint64_t start = gpa & ~(uint64_t)(PAGE_SIZE - 1);
+    uint64_t end = (gpa + (size ? size : 1) + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+
+    err = convert_memory(v->t, start, end - start, to_private);
+    printf("TDX-EMU-L1: tdvmm vcpu %u: memory fault %#llx size=%#llx flags=%#llx"
+           " -> %s: %s\n", v->id, (unsigned long long)gpa,
+           (unsigned long long)size, (unsigned long long)run->memory_fault.flags,
+           to_private ? "private" : "shared", err ? strerror(err) : "ok");
+    if (err && err != EAGAIN) {
+        vcpu_failed(v, "cannot convert %#llx+%#llx", (unsigned long long)start,
+                    (unsigned long long)(end - start));
+        return 0;
+    }
+    return 1;
+}
+
+static void print_data(struct vcpu_run *v, const char *what, uint32_t n,
+                       const uint64_t *data)
+{
+    if (n > 16) {
+        n = 16;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        printf("TDX-EMU-L1: tdvmm vcpu %u: %s[%u]=%#llx\n", v->id, what, i,
+               (unsigned long long)data[i]);
+    }
+}
+
+/* One exit; returns 1 to enter the TD again, 0 when this vCPU is finished. */
+static int handle_exit(struct vcpu_run *v)
+{
+    struct kvm_run_head *run = v->run;
+
+    switch (run->exit_reason) {
+    case KVM_EXIT_IO:
+        return handle_io(v);
+    case KVM_EXIT_HYPERCALL:
+        return handle_hypercall(v);
+    case KVM_EXIT_INTR:
+        return 1;
+    case KVM_EXIT_SYSTEM_EVENT:
+        print_data(v, "system-event.data", run->system_event.ndata,
+                   run->system_event.data);
+        vcpu_failed(v, "system event type %u%s ndata %u", run->system_event.type,
+                    run->system_event.type == KVM_SYSTEM_EVENT_TDX_FATAL ?
+                    " (TDX fatal: TDVMCALL<ReportFatalError>)" : "",
+                    run->system_event.ndata);
+        return 0;
+    case KVM_EXIT_EXCEPTION:
+        /* KVM's TDX code reports an exception exit from the TD this way
+         * (tdx_handle_exception_nmi), e.g. a #UD the module reflects. */
+        vcpu_failed(v, "exception exit vector %u error code %#x",
+                    run->ex.exception, run->ex.error_code);
+        return 0;
+    case KVM_EXIT_SHUTDOWN:
+        vcpu_failed(v, "shutdown (triple fault)");
+        return 0;
+    case KVM_EXIT_INTERNAL_ERROR:
+        print_data(v, "internal.data", run->internal.ndata, run->internal.data);
+        vcpu_failed(v, "internal error suberror %u ndata %u",
+                    run->internal.suberror, run->internal.ndata);
+        return 0;
+    case KVM_EXIT_FAIL_ENTRY:
+        vcpu_failed(v, "entry failed reason %#llx cpu %u",
+                    (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
+                    run->fail_entry.cpu);
+        return 0;
+    case KVM_EXIT_TDX:
+        print_data(v, "tdx.data", 6, run->tdx.data);
+        vcpu_failed(v, "KVM_EXIT_TDX nr %#llx flags %#llx (not served)",
+                    (unsigned long long)run->tdx.nr,
+                    (unsigned long long)run->tdx.flags);
+        return 0;
+    default:
+        vcpu_failed(v, "unexpected exit reason %u (hw %#llx)", run->exit_reason,
+                    (unsigned long long)run->hw.hardware_exit_reason);
+        return 0;
+    }
+}
+
+static void *vcpu_thread(void *opaque)
+{
+    struct vcpu_run *v = opaque;
+    struct tdvmm *t = v->t;
+    int fd = t->vcpu_fd[v->id];
+
+    while (!atomic_load(&t->stop)) {
+        if (ioctl(fd, KVM_RUN, 0) < 0) {
+            int err = errno;
+
+            if (err == EINTR || err == EAGAIN) {
+                continue;   /* signal (maybe our stop request) or retry */
+            }
+            /* The one exit that comes with -1 (api.rst). */
+            if ((err == EFAULT || err == EHWPOISON) &&
+                v->run->exit_reason == KVM_EXIT_MEMORY_FAULT) {
+                if (handle_memory_fault(v)) {
+                    continue;
+                }
+                return NULL;
+            }
+            vcpu_failed(v, "KVM_RUN: %s", strerror(err));
+            return NULL;
+        }
+        if (!handle_exit(v)) {
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;   /* only there to make KVM_RUN return EINTR */
+}
+
+static unsigned count_finished(struct tdvmm *t, int *any_failed)
+{
+    unsigned n = 0;
+
+    *any_failed = 0;
+    for (unsigned i = 0; i < t->nr_vcpus; i++) {
+        int f = atomic_load(&t->vcpu[i].finished);
+
+        n += f != 0;
+        *any_failed |= f < 0;
+    }
+    return n;
+}
+
+/*
+ * Stop the threads still in KVM_RUN: a signal makes KVM_RUN return EINTR
+ * and the thread sees `stop`. Repeated, since a signal that lands while
+ * the thread is outside KVM_RUN is lost. Returns 0 if some thread would not
+ * stop within 10 s (then the TD cannot be torn down cleanly).
+ */
+static int stop_vcpu_threads(struct tdvmm *t)
+{
+    atomic_store(&t->stop, 1);
+    for (int tries = 0; tries < 200; tries++) {
+        int alive = 0;
+
+        for (unsigned i = 0; i < t->nr_vcpus; i++) {
+            struct vcpu_run *v = &t->vcpu[i];
+
+            if (v->thread && pthread_tryjoin_np(v->thread, NULL) == 0) {
+                v->thread = 0;
+            }
+            if (v->thread) {
+                alive = 1;
+                pthread_kill(v->thread, SIGUSR1);
+            }
+        }
+        if (!alive) {
+            return 1;
+        }
+        struct timespec ts = { 0, 50 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+static void run_td(struct tdvmm *t)
+{
+    struct sigaction sa = { .sa_handler = on_stop_signal };  /* no SA_RESTART */
+    struct timespec deadline;
+    int any_failed = 0, timed_out = 0, r;
+    long mmap_size = ioctl(t->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+
+    if (mmap_size < (long)sizeof(struct kvm_run_head)) {
+        fail("vcpu-mmap-size", 0);
+    }
+    t->run_size = (size_t)mmap_size;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    pthread_mutex_init(&t->lock, NULL);
+    {
+        pthread_condattr_t ca;
+
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&t->cond, &ca);
+    }
+    for (unsigned i = 0; i < t->nr_vcpus; i++) {
+        struct vcpu_run *v = &t->vcpu[i];
+        void *p = mmap(NULL, t->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+                       t->vcpu_fd[i], 0);
+
+        if (p == MAP_FAILED) {
+            fail("vcpu-mmap", 0);
+        }
+        v->t = t;
+        v->id = i;
+        v->run = p;
+    }
+    printf("TDX-EMU-L1: tdvmm run vcpus=%u pages=%llu timeout=%us\n",
+           t->nr_vcpus, (unsigned long long)t->td_pages, t->timeout_s);
+    for (unsigned i = 0; i < t->nr_vcpus; i++) {
+        if ((r = pthread_create(&t->vcpu[i].thread, NULL, vcpu_thread,
+                                &t->vcpu[i])) != 0) {
+            errno = r;
+            fail("vcpu-thread", 0);
+        }
+    }
+
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += t->timeout_s;
+    pthread_mutex_lock(&t->lock);
+    while (count_finished(t, &any_failed) < t->nr_vcpus && !any_failed) {
+        if (pthread_cond_timedwait(&t->cond, &t->lock, &deadline) == ETIMEDOUT) {
+            timed_out = count_finished(t, &any_failed) < t->nr_vcpus && !any_failed;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+
+    if (timed_out) {
+        printf("TDX-EMU-L1: tdvmm FAILED run: timeout after %us, vcpus not done:",
+               t->timeout_s);
+        for (unsigned i = 0; i < t->nr_vcpus; i++) {
+            if (!atomic_load(&t->vcpu[i].finished)) {
+                printf(" %u", i);
+            }
+        }
+        printf("\n");
+    }
+    if (!stop_vcpu_threads(t)) {
+        printf("TDX-EMU-L1: tdvmm FAILED run: vcpu threads do not leave KVM_RUN;"
+               " exiting without teardown\n");
+        fflush(stdout);
+        _exit(1);
+    }
+    if (timed_out || any_failed) {
+        destroy_td(t);
+        exit(1);
+    }
+}
+
+/* Each vCPU's reported checksum against the ABI's formula. */
+static void check_checksums(struct tdvmm *t)
+{
+    char list[MAX_VCPUS * 17 + 1] = "";
+    size_t len = 0;
+    int bad = 0;
+
+    for (unsigned i = 0; i < t->nr_vcpus; i++) {
+        struct vcpu_run *v = &t->vcpu[i];
+        uint64_t want = expected_checksum(i, t->td_pages);
+
+        if (v->port_checksum != (uint32_t)want) {
+            printf("TDX-EMU-L1: tdvmm FAILED checksum vcpu %u: expected %016llx"
+                   " got %08x (port %#x, low 32 bits)\n", i,
+                   (unsigned long long)want, v->port_checksum, TDP_PORT_DONE);
+            bad = 1;
+        } else if (!v->have_console_checksum || v->console_checksum != want) {
+            printf("TDX-EMU-L1: tdvmm FAILED checksum vcpu %u: expected %016llx"
+                   " got %s%016llx (console)\n", i, (unsigned long long)want,
+                   v->have_console_checksum ? "" : "no line, ",
+                   (unsigned long long)v->console_checksum);
+            bad = 1;
+        }
+        len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%016llx",
+                                i ? "," : "", (unsigned long long)want);
+    }
+    if (bad) {
+        destroy_td(t);
+        exit(1);
+    }
+    printf("TDX-EMU-L1: tdvmm run ok vcpus=%u checksum=%s\n", t->nr_vcpus, list);
 }
 
 /* ---- main ------------------------------------------------------------- */
@@ -586,25 +1300,68 @@ static unsigned long parse_count(const char *opt, const char *arg,
     return v;
 }
 
+static int usage(void)
+{
+    fprintf(stderr,
+            "usage: tdvmm [--vcpus N] [--pages N]\n"
+            "       tdvmm --run PAYLOAD [--vcpus N] [--pages P] [--timeout S]\n"
+            "       tdvmm --checksums [--vcpus N] [--pages P]\n");
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
-    struct tdvmm t = { .nr_vcpus = 2, .nr_pages = 512 };
+    struct tdvmm t = { .nr_vcpus = 2, .nr_pages = 512, .region_gpa = REGION_GPA,
+                       .timeout_s = RUN_TIMEOUT_S };
+    unsigned long pages = 0;
+    int checksums_only = 0;
 
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--vcpus")) {
             t.nr_vcpus = parse_count(argv[i], argv[i + 1], MAX_VCPUS);
             i++;
         } else if (!strcmp(argv[i], "--pages")) {
-            /* Up to 1 GiB of initial memory. */
-            t.nr_pages = parse_count(argv[i], argv[i + 1], 1ul << 18);
+            /* Default mode: up to 1 GiB of initial memory; run mode: P. */
+            pages = parse_count(argv[i], argv[i + 1], 1ul << 18);
             i++;
+        } else if (!strcmp(argv[i], "--run") && argv[i + 1]) {
+            t.payload_path = argv[++i];
+        } else if (!strcmp(argv[i], "--timeout")) {
+            t.timeout_s = parse_count(argv[i], argv[i + 1], 24 * 3600);
+            i++;
+        } else if (!strcmp(argv[i], "--checksums")) {
+            checksums_only = 1;
         } else {
-            fprintf(stderr, "usage: tdvmm [--vcpus N] [--pages N]\n");
-            return 2;
+            return usage();
         }
     }
-    t.region_bytes = t.nr_pages * PAGE_SIZE;
     setvbuf(stdout, NULL, _IOLBF, 0);
+
+    if (t.payload_path || checksums_only) {
+        t.td_pages = pages ? pages : TDP_DEFAULT_PAGES;
+        if (t.td_pages > TDP_MAX_PAGES || t.nr_vcpus > TDP_MAX_VCPUS ||
+            t.nr_vcpus * t.td_pages * PAGE_SIZE > TDP_REGION_LIMIT - TDP_REGION_GPA) {
+            fprintf(stderr, "tdvmm: run mode needs --pages <= %u, --vcpus <= %u"
+                    " and vcpus * pages * 4 KiB <= 2 GiB\n", TDP_MAX_PAGES,
+                    TDP_MAX_VCPUS);
+            return 2;
+        }
+        if (checksums_only) {
+            for (unsigned i = 0; i < t.nr_vcpus; i++) {
+                printf("td-payload vcpu %u checksum %016llx\n", i,
+                       (unsigned long long)expected_checksum(i, t.td_pages));
+            }
+            return 0;
+        }
+        t.init_vcpu_data = t.td_pages;
+        t.td_bytes = t.nr_vcpus * t.td_pages * PAGE_SIZE;
+        load_payload(&t);
+    } else {
+        if (pages) {
+            t.nr_pages = pages;
+        }
+        t.region_bytes = t.nr_pages * PAGE_SIZE;
+    }
 
     create_td_vm(&t);
     query_capabilities(&t);
@@ -615,6 +1372,10 @@ int main(int argc, char **argv)
     setup_private_memory(&t);
     add_initial_memory(&t);
     finalize_td(&t);
+    if (t.payload_path) {
+        run_td(&t);
+        check_checksums(&t);
+    }
     destroy_td(&t);
     return 0;
 }

@@ -25,6 +25,9 @@ for prog in $(sed -n "s/^ *'\([a-z0-9_-]*\)': files(.*/\1/p" "$TDX_EMU_ROOT/gues
     [ -x "$native/guest/$prog" ] || die "guest tool $prog missing from $native/guest"
     cp "$native/guest/$prog" "$OUT/root/bin/"
 done
+# The TD guest image that tdvmm --run loads (guest/td-payload).
+[ -f "$native/guest/td-payload.bin" ] || die "td-payload.bin missing from $native/guest"
+mkdir -p "$OUT/root/lib" && cp "$native/guest/td-payload.bin" "$OUT/root/lib/"
 # Without the modules the image still boots; jobs that need one say so.
 if [ -n "$kmods" ] && ls "$kmods"/*.ko > /dev/null 2>&1; then
     cp "$kmods"/*.ko "$OUT/root/kmod/"
