@@ -153,11 +153,18 @@ static void state_load(CPUX86State *env, const struct tdx_vcpu_arch *st)
         env->regs[i] = st->gpr[i];
     }
     env->hflags &= ~HF_INHIBIT_IRQ_MASK;
-    cpu_load_efer(env, st->efer);
+    /*
+     * Paging off first, so that CR4 and EFER can take any value; then
+     * paging back on as @st has it. cpu_x86_update_cr0() silently refuses
+     * to enable paging with EFER.LME set and CR4.PAE clear, so CR4 and
+     * EFER must already be @st's when PG is set.
+     */
+    cpu_x86_update_cr0(env, st->cr0 & ~CR0_PG_MASK);
+    cpu_x86_update_cr4(env, st->cr4);
+    cpu_load_efer(env, st->efer & ~MSR_EFER_LMA);
     cpu_x86_update_cr0(env, st->cr0);
     /* update_cr0 sets/clears EFER.LMA on paging transitions: take @st's. */
     cpu_load_efer(env, st->efer);
-    cpu_x86_update_cr4(env, st->cr4);
     cpu_x86_update_cr3(env, st->cr3);
     env->cr[2] = st->cr2;
     env->eflags = 0;

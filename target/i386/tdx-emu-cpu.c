@@ -404,7 +404,12 @@ int tdx_emu_wrmsr(CPUX86State *env, uint32_t index, uint64_t val)
 
 bool tdx_emu_cr_write_ok(CPUX86State *env, int reg, uint64_t val)
 {
-    if (!env->tdx_emu_vmx.vmxon) {
+    /*
+     * L1's VMX operation constrains L1's CRs only: a TD runs in SEAM
+     * non-root operation and sees its own CR0/CR4 (the module's guest/host
+     * masks hide VMXE and the fixed bits from it).
+     */
+    if (!env->tdx_emu_vmx.vmxon || env->tdx_emu_td.in_td) {
         return true;
     }
     /* In VMX operation the FIXED0 bits cannot be cleared (SDM 24.8). */
