@@ -159,9 +159,51 @@ static void test_accept_exit_and_retry(void)
     st_teardown(&e);
 }
 
+/*
+ * A guest accepting page after page exits at the same RIP (its ACCEPT
+ * TDCALL) every time: those exits must not arm the zero-step filter, or
+ * VP.ENTER would refuse entry while the just-added page is still PENDING.
+ */
+static void test_accept_loop_no_zero_step(void)
+{
+    struct tdx_td_run run;
+    struct tdx_td_exit x;
+    struct tdx_regs r, out;
+    struct st_env e;
+    const struct tdx_vp_priv *p;
+
+    st_setup(&e, 2, 1, false);
+    TDXT_EXPECT_STATUS(finalize(&e), TDX_SUCCESS, "finalize");
+    for (unsigned i = 0; i < 10; i++) {
+        uint64_t gpa = GPA + i * TDX_PAGE_SIZE;
+
+        st_map_pt(&e, gpa);
+        r = (struct tdx_regs){ .rax = TDH_VP_ENTER, .rcx = e.td.vp[0].tdvpr };
+        TDXT_EXPECT(tdx_vp_enter(e.p->m, e.td.vp[0].lp, &r, &run),
+                    "entry %u: expected to enter, got status %#llx", i, (unsigned long long)r.rax);
+        if (r.rax) {
+            break;
+        }
+        run.state->rip = 0x1000;                     /* the ACCEPT TDCALL */
+        r = (struct tdx_regs){ .rax = TDG_MEM_PAGE_ACCEPT, .rcx = gpa };
+        TDXT_EXPECT(tdx_td_tdcall(e.p->m, &run, &r, &x) == TDX_TD_TDCALL_EXIT_RETRY,
+                    "ACCEPT %u exits", i);
+        tdx_vp_exit(e.p->m, &run, &x, &out);
+        TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_PAGE_AUG, gpa, 0, tdt_page(), NULL),
+                           TDX_SUCCESS, "AUG");
+    }
+    p = tdt_vobj(e.p, e.td.vp[0].tdvpr)->priv;
+    TDXT_EXPECT(p->epf_n == 0 && p->epf_count == 0,
+                "ACCEPT exits left the zero-step filter alone: count %u, %u GPAs logged",
+                p->epf_count, p->epf_n);
+    st_expect_invariants(&e, "accept loop");
+    st_teardown(&e);
+}
+
 int main(void)
 {
     test_initial_state_and_vmcall();
     test_accept_exit_and_retry();
+    test_accept_loop_no_zero_step();
     return tdxt_done("test-td-run");
 }

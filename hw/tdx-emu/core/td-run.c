@@ -212,7 +212,14 @@ void tdx_vp_exit(struct tdx_module *m, struct tdx_td_run *run,
         v->vmcall_pending = true;
         v->vmcall_mask = mask;
     }
+    /*
+     * Only EPT-violation VM exits on private GPAs feed the zero-step
+     * filter; the exit TDG.MEM.PAGE.ACCEPT takes to have a page added
+     * comes from the TDCALL, not from an EPT violation, and does not (its
+     * RIP is the same TDCALL for every page a guest accepts in a loop).
+     */
     if (e->reason == TDX_EXIT_REASON_EPT_VIOLATION &&
+        (e->ext_qualification & 0xF) != EXT_QUAL_ACCEPT &&
         !(e->gpa >> (run->gpa_width - 1) & 1)) {
         xi.kind = TDX_VP_EXIT_EPT_PRIVATE;
     }

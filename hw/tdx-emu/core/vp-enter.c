@@ -147,8 +147,11 @@ uint64_t tdx_vp_enter_begin(struct tdx_module *m, unsigned lp,
         for (uint32_t i = 0; i < p->epf_n; i++) {
             uint64_t hpa;
 
+            /* A violation that would become a #VE (PENDING page, #VE not
+             * disabled) is "convertible" and does not count (facts 1.3). */
             if (tdx_sept_translate(td, p->epf_gpa[i], TDX_SEPTE_RWX, &hpa,
-                                   NULL, NULL, NULL) == TDX_XLATE_OK) {
+                                   NULL, NULL, NULL) == TDX_XLATE_OK ||
+                tdx_sept_classify_fault(td, p->epf_gpa[i]) == TDX_FAULT_VE) {
                 continue;
             }
             /* Still faulting: do not enter; the host must fix the mapping

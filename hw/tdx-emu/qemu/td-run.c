@@ -16,6 +16,7 @@
 #include "td-guest.h"
 #include "tdx-emu.h"
 #include "seamcall.h"
+#include "../trace.h"
 
 /* EPT entry bits (Intel SDM vol. 3, "EPT paging-structure entries"). */
 #define EPTE_R          (1ULL << 0)
@@ -191,6 +192,9 @@ void tdx_emu_td_exit(CPUState *cs, const TdxEmuTdExit *exit,
         .intr_info = exit->intr_info,
     };
 
+    trace_tdx_emu_td_exit(cs->cpu_index, exit->reason, exit->qualification,
+                          exit->ext_qualification, exit->gpa,
+                          entry_of(cs)->state->rip);
     tdx_vp_exit(platform_of(cs)->module, run_of(cs), &x, out);
     *entry_of(cs) = (TdxEmuTdEntry) { 0 };
 }
