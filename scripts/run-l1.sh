@@ -10,6 +10,8 @@
 #   --plain-cpu      keep the tdx-emu object but a plain CPU (no VMX/SEAM):
 #                    L1 sees no TDX platform
 #   --no-tdx-emu     plain QEMU behaviour: no tdx-emu object, plain CPU
+#   --tdx-emu-props P  extra properties of the tdx-emu object, e.g.
+#                    "seed=7,hold-window-ns=20000"
 #   --hmp-at-exit CMD  when L1 powers off, run HMP command CMD (e.g.
 #                    "info tdx") and print its output before QEMU quits;
 #                    may be given more than once
@@ -27,7 +29,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 smp=2 mem=2G job=show-tdx append='' tdx=1 tdx_cpu=1 timeout_s=300 logfile=''
-quiet=0 extra=() hmp_cmds=()
+quiet=0 extra=() hmp_cmds=() tdx_props=''
 while [ $# -gt 0 ]; do
     case "$1" in
         --smp) smp=$2; shift 2 ;;
@@ -37,11 +39,12 @@ while [ $# -gt 0 ]; do
         --plain-cpu) tdx_cpu=0; shift ;;
         --no-tdx-emu) tdx=0; tdx_cpu=0; shift ;;
         --hmp-at-exit) hmp_cmds+=("$2"); shift 2 ;;
+        --tdx-emu-props) tdx_props=",$2"; shift 2 ;;
         --timeout) timeout_s=$2; shift 2 ;;
         --log) logfile=$2; shift 2 ;;
         --quiet) quiet=1; shift ;;
         --) shift; extra=("$@"); break ;;
-        -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
@@ -62,7 +65,7 @@ args=(-M q35 -accel tcg,thread=multi -cpu "$cpu" -smp "$smp" -m "$mem"
       -display none -serial stdio -nic none -no-reboot
       -L "$FIRMWARE_DIR" -kernel "$KERNEL_IMAGE" -initrd "$INITRAMFS"
       -append "console=ttyS0 panic=-1 nohibernate tdx_emu.job=$job $append")
-[ $tdx = 1 ] && args+=(-object tdx-emu,id=tdx0)
+[ $tdx = 1 ] && args+=(-object "tdx-emu,id=tdx0$tdx_props")
 
 log_tmp=$(mktemp)
 hmp_dir=$(mktemp -d)
