@@ -66,6 +66,36 @@ static struct tdx_vcpu_arch *td_l1_save(CPUX86State *env)
     return (struct tdx_vcpu_arch *)env->tdx_emu_td.l1_save;
 }
 
+void tdx_emu_regs_get(CPUX86State *env, struct tdx_regs *r)
+{
+    *r = (struct tdx_regs) {
+        .rax = env->regs[R_EAX], .rcx = env->regs[R_ECX],
+        .rdx = env->regs[R_EDX], .rbx = env->regs[R_EBX],
+        .rsi = env->regs[R_ESI], .rdi = env->regs[R_EDI],
+        .r8 = env->regs[8], .r9 = env->regs[9], .r10 = env->regs[10],
+        .r11 = env->regs[11], .r12 = env->regs[12], .r13 = env->regs[13],
+        .r14 = env->regs[14], .r15 = env->regs[15],
+    };
+}
+
+void tdx_emu_regs_set(CPUX86State *env, const struct tdx_regs *r)
+{
+    env->regs[R_EAX] = r->rax;
+    env->regs[R_ECX] = r->rcx;
+    env->regs[R_EDX] = r->rdx;
+    env->regs[R_EBX] = r->rbx;
+    env->regs[R_ESI] = r->rsi;
+    env->regs[R_EDI] = r->rdi;
+    env->regs[8] = r->r8;
+    env->regs[9] = r->r9;
+    env->regs[10] = r->r10;
+    env->regs[11] = r->r11;
+    env->regs[12] = r->r12;
+    env->regs[13] = r->r13;
+    env->regs[14] = r->r14;
+    env->regs[15] = r->r15;
+}
+
 /* ---- state switch ------------------------------------------------------- */
 
 static void seg_store(const SegmentCache *sc, struct tdx_seg *s)
@@ -248,20 +278,7 @@ static G_NORETURN void td_exit(CPUX86State *env, TdxEmuTdExit *exit)
 
     td->in_td = false;
     state_load(env, td_l1_save(env));
-    env->regs[R_EAX] = out.rax;
-    env->regs[R_ECX] = out.rcx;
-    env->regs[R_EDX] = out.rdx;
-    env->regs[R_EBX] = out.rbx;
-    env->regs[R_ESI] = out.rsi;
-    env->regs[R_EDI] = out.rdi;
-    env->regs[8] = out.r8;
-    env->regs[9] = out.r9;
-    env->regs[10] = out.r10;
-    env->regs[11] = out.r11;
-    env->regs[12] = out.r12;
-    env->regs[13] = out.r13;
-    env->regs[14] = out.r14;
-    env->regs[15] = out.r15;
+    tdx_emu_regs_set(env, &out);
     env->eip = td->l1_rip;
     /* SEAMRET: VMsucceed, CF = ZF = 0 (and the other arithmetic flags). */
     CC_SRC = 0;
@@ -344,30 +361,10 @@ void tdx_emu_td_tdcall(CPUX86State *env, int insn_len, uintptr_t retaddr)
     if (env->hflags & HF_CPL_MASK) {
         raise_exception_err_ra(env, EXCP0D_GPF, 0, retaddr);
     }
-    r = (struct tdx_regs) {
-        .rax = env->regs[R_EAX], .rcx = env->regs[R_ECX],
-        .rdx = env->regs[R_EDX], .rbx = env->regs[R_EBX],
-        .rsi = env->regs[R_ESI], .rdi = env->regs[R_EDI],
-        .r8 = env->regs[8], .r9 = env->regs[9], .r10 = env->regs[10],
-        .r11 = env->regs[11], .r12 = env->regs[12], .r13 = env->regs[13],
-        .r14 = env->regs[14], .r15 = env->regs[15],
-    };
+    tdx_emu_regs_get(env, &r);
     switch (tdx_emu_tdcall(env_cpu(env), &r, &exit)) {
     case TDX_EMU_TDCALL_DONE:
-        env->regs[R_EAX] = r.rax;
-        env->regs[R_ECX] = r.rcx;
-        env->regs[R_EDX] = r.rdx;
-        env->regs[R_EBX] = r.rbx;
-        env->regs[R_ESI] = r.rsi;
-        env->regs[R_EDI] = r.rdi;
-        env->regs[8] = r.r8;
-        env->regs[9] = r.r9;
-        env->regs[10] = r.r10;
-        env->regs[11] = r.r11;
-        env->regs[12] = r.r12;
-        env->regs[13] = r.r13;
-        env->regs[14] = r.r14;
-        env->regs[15] = r.r15;
+        tdx_emu_regs_set(env, &r);
         return;                         /* the TB ends after TDCALL */
     case TDX_EMU_TDCALL_EXIT:
         /* The TD resumes after the TDCALL once the host re-enters it. */

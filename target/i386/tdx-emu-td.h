@@ -19,6 +19,14 @@ static inline bool tdx_emu_in_td(const CPUX86State *env)
 }
 
 /*
+ * The general-purpose registers of the SEAMCALL/TDCALL register ABI
+ * (struct tdx_regs: RAX..R15 without RSP/RBP), out of and into @env.
+ */
+struct tdx_regs;
+void tdx_emu_regs_get(CPUX86State *env, struct tdx_regs *r);
+void tdx_emu_regs_set(CPUX86State *env, const struct tdx_regs *r);
+
+/*
  * Second stage of a TD's address translation (excp_helper.c, MMU_NESTED_IDX):
  * @access_type is an MMUAccessType. True: *hpa / *prot valid. False: the
  * failure is remembered and tdx_emu_td_stage2_fault() raises it (the call

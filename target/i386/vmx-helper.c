@@ -491,14 +491,7 @@ void helper_seamcall(CPUX86State *env, int insn_len)
         raise_exception_err_ra(env, EXCP0D_GPF, 0, ra);
     }
 
-    r = (TdxEmuSeamcallRegs) {
-        .rax = env->regs[R_EAX], .rcx = env->regs[R_ECX],
-        .rdx = env->regs[R_EDX], .rbx = env->regs[R_EBX],
-        .rsi = env->regs[R_ESI], .rdi = env->regs[R_EDI],
-        .r8 = env->regs[8], .r9 = env->regs[9], .r10 = env->regs[10],
-        .r11 = env->regs[11], .r12 = env->regs[12], .r13 = env->regs[13],
-        .r14 = env->regs[14], .r15 = env->regs[15],
-    };
+    tdx_emu_regs_get(env, &r);
     switch (tdx_emu_seamcall(env_cpu(env), &r)) {
     case TDX_EMU_SEAMCALL_VMFAILINVALID:
         vmx_fail_invalid(env);          /* registers untouched */
@@ -508,20 +501,7 @@ void helper_seamcall(CPUX86State *env, int insn_len)
     case TDX_EMU_SEAMCALL_DONE:
         break;
     }
-    env->regs[R_EAX] = r.rax;
-    env->regs[R_ECX] = r.rcx;
-    env->regs[R_EDX] = r.rdx;
-    env->regs[R_EBX] = r.rbx;
-    env->regs[R_ESI] = r.rsi;
-    env->regs[R_EDI] = r.rdi;
-    env->regs[8] = r.r8;
-    env->regs[9] = r.r9;
-    env->regs[10] = r.r10;
-    env->regs[11] = r.r11;
-    env->regs[12] = r.r12;
-    env->regs[13] = r.r13;
-    env->regs[14] = r.r14;
-    env->regs[15] = r.r15;
+    tdx_emu_regs_set(env, &r);
     vmx_succeed(env);                   /* SEAMRET: CF = ZF = 0 */
 }
 
