@@ -134,6 +134,18 @@ static void test_bring_up(void)
     g_assert(strstr(info, "TDs: 0; TDX HKIDs: 0 assigned, 0 flushed, 4 free"));
     g_free(info);
 
+    /* A platform reset gives L1's next boot a module that starts over. */
+    qtest_qmp_assert_success(qts, "{ 'execute': 'system_reset' }");
+    info = qtest_hmp(qts, "info tdx");
+    if (!strstr(info, "module state: SYSINIT_PENDING") ||
+        !strstr(info, "LPs initialized: 0/2")) {
+        g_test_message("unexpected 'info tdx' after system_reset:\n%s", info);
+    }
+    g_assert(strstr(info, "module state: SYSINIT_PENDING"));
+    g_assert(strstr(info, "LPs initialized: 0/2"));
+    g_free(info);
+    EXPECT_STATUS(seamcall(qts, 1, TDH_SYS_INIT, 0, 0, 0, NULL, NULL), TDX_SUCCESS);
+
     /* Bad doorbell input is a QMP error, not a crash. */
     rsp = qtest_qmp(qts, "{ 'execute': 'x-tdx-emu-seamcall', 'arguments': "
                     "{ 'id': 'tdx0', 'lp': 7, 'regs': { 'rax': 34 } } }");

@@ -21,6 +21,7 @@
 #include "hw/i386/x86.h"
 #include "hw/i386/e820_memory_layout.h"
 #include "system/system.h"
+#include "system/reset.h"
 #include "target/i386/cpu.h"
 #include "../trace.h"
 #include "../core/tdx-core.h"
@@ -244,9 +245,8 @@ bool tdx_emu_reserve_seam_range(TdxEmuState *s, unsigned pa_bits,
     return true;
 }
 
-static void tdx_emu_machine_done(Notifier *n, void *unused)
+static struct tdx_module *tdx_emu_new_module(TdxEmuState *s, unsigned *num_lps)
 {
-    TdxEmuState *s = container_of(n, TdxEmuState, machine_done);
     struct tdx_platform_desc desc;
     struct tdx_module *m;
     Error *err = NULL;
@@ -261,8 +261,35 @@ static void tdx_emu_machine_done(Notifier *n, void *unused)
         error_report("tdx-emu: cannot create the TDX module: %s", why);
         exit(1);
     }
-    s->td_runs = g_new0(struct tdx_td_run, desc.num_lps);
-    s->module = m;
+    *num_lps = desc.num_lps;
+    return m;
+}
+
+/*
+ * A platform reset reloads the SEAM range on hardware: L1's next boot finds
+ * a module that was never initialized, and no TD survives. Runs with every
+ * vCPU stopped (system reset), so no SEAMCALL is in flight; the vCPUs'
+ * TD-guest state is reset with the CPUs.
+ */
+static void tdx_emu_reset(void *opaque)
+{
+    TdxEmuState *s = opaque;
+    unsigned num_lps;
+
+    tdx_module_destroy(s->module);
+    s->module = tdx_emu_new_module(s, &num_lps);
+    memset(s->td_runs, 0, num_lps * sizeof(*s->td_runs));
+    trace_tdx_emu_reset();
+}
+
+static void tdx_emu_machine_done(Notifier *n, void *unused)
+{
+    TdxEmuState *s = container_of(n, TdxEmuState, machine_done);
+    unsigned num_lps;
+
+    s->module = tdx_emu_new_module(s, &num_lps);
+    s->td_runs = g_new0(struct tdx_td_run, num_lps);
+    qemu_register_reset(tdx_emu_reset, s);
 }
 
 static void tdx_emu_complete(UserCreatable *uc, Error **errp)
@@ -306,6 +333,9 @@ static void tdx_emu_instance_finalize(Object *obj)
 
     if (s->complete) {
         qemu_remove_machine_init_done_notifier(&s->machine_done);
+    }
+    if (s->module) {
+        qemu_unregister_reset(tdx_emu_reset, s);
     }
     tdx_module_destroy(s->module);
     g_free(s->td_runs);
