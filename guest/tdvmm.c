@@ -33,6 +33,21 @@
  * "TDX-EMU-L1: tdvmm FAILED ...". Timeout S seconds (default 120) for the
  * whole run. --checksums [--vcpus N] [--pages P] prints the expected
  * checksums without KVM (for host-side tests of the payload).
+ * --mode NAME[:N] (normal, convert[:rounds], hammer, pingpong[:exits],
+ * compute[:iterations]) sets the payload's mode (RCX[23:16]) and N
+ * (RCX[63:32]); per mode tdvmm also: convert — serves MapGPA
+ * (KVM_HC_MAP_GPA_RANGE: memory attributes, PUNCH_HOLE / MADV_DONTNEED)
+ * and, before each range goes back to private, checks in its own shared
+ * mapping what the TD wrote through its shared alias ("convert
+ * shared-verified=N"); hammer — a 1-page slot at 0xC0000000 left shared in
+ * KVM's attributes: the TD's private stores come back as memory faults and
+ * tdvmm re-enters without converting (HAMMER_HOLD_FAULTS per even vCPU,
+ * and until every odd vCPU wrote port 0x503), which makes the module's
+ * zero-step filter arm, then converts it once; pingpong — counts port
+ * 0x504 writes and prints "tdvmm pingpong exits=E seconds=S per-second=R"
+ * (clock_gettime around the run). Every run prints "tdvmm run seconds=S".
+ * The vCPUs' CPUID as given to KVM says MAXPA = GPAW (48), as
+ * KVM_TDX_GET_CPUID would: KVM checks MapGPA's shared-bit GPAs against it.
  *
  * Initial memory, "pattern v1" (what a host-side test needs to recompute
  * MRTD): the region starts at GPA 0 (REGION_GPA) and is N 4 KiB pages long;
@@ -270,8 +285,31 @@ _Static_assert(sizeof(struct kvm_userspace_memory_region2) == 160,
 #define TDP_PORT_CONSOLE   0x3F8
 #define TDP_PORT_DONE      0x501
 #define TDP_PORT_PANIC     0x502
+#define TDP_PORT_PHASE     0x503
+#define TDP_PORT_PING      0x504
+/* Modes (td-payload ABI): RCX[23:16] = mode, RCX[63:32] = N. */
+#define TDP_MODE_SHIFT     16
+#define TDP_ARG_SHIFT      32
+enum tdp_mode {
+    TDP_MODE_NORMAL, TDP_MODE_CONVERT, TDP_MODE_HAMMER, TDP_MODE_PINGPONG,
+    TDP_MODE_COMPUTE, TDP_NR_MODES
+};
+static const char *const tdp_mode_names[TDP_NR_MODES] = {
+    "normal", "convert", "hammer", "pingpong", "compute",
+};
+/* N when RCX[63:32] is 0 (the payload's defaults). */
+static const uint64_t tdp_mode_default_n[TDP_NR_MODES] = {
+    0, 4, 0, 10000, TDP_LCG_ITERATIONS,
+};
+#define TDP_CONVERT_ROUND_MUL 0x9E3779B97F4A7C15ull
+#define TDP_HAMMER_GPA     0xC0000000ull
+/* Hammer mode: memory faults on the hammer page each even vCPU takes
+ * (and re-enters without converting) before tdvmm makes the page private;
+ * the module arms its zero-step filter from the 7th same-RIP one. */
+#define HAMMER_HOLD_FAULTS 32
 #define PAYLOAD_SLOT       0
 #define TD_REGION_SLOT     1
+#define HAMMER_SLOT        2
 #define RUN_TIMEOUT_S      120
 #define CONSOLE_LINE_MAX   256
 /* The same memory fault this many times in a row: give up. */
@@ -292,6 +330,9 @@ struct vcpu_run {
     atomic_int finished;             /* 1 done, -1 failed */
     uint64_t last_fault_gpa;
     unsigned repeated_faults;
+    uint64_t pings;                  /* pingpong: writes to port 0x504 */
+    unsigned phase;                  /* hammer: last value on port 0x503 */
+    unsigned hammer_faults;          /* hammer: faults held on the page */
 };
 
 struct tdvmm {
@@ -320,6 +361,14 @@ struct tdvmm {
     int td_gmem_fd;                  /* the accepted region's guest_memfd */
     uint8_t *td_shared;
     size_t td_bytes;
+    enum tdp_mode mode;              /* --mode NAME[:N] */
+    uint64_t mode_n;                 /* N as given (0: the payload's default) */
+    int hammer_gmem_fd;              /* hammer mode: the hammer page's slot */
+    uint8_t *hammer_shared;
+    int hammer_converted;            /* guarded by lock */
+    unsigned hammer_faults_total;
+    atomic_uint shared_verified;     /* convert: shared ranges checked */
+    struct timespec run_t0, run_t1;
     size_t run_size;                 /* KVM_GET_VCPU_MMAP_SIZE */
     struct vcpu_run vcpu[MAX_VCPUS];
     atomic_int stop;
@@ -551,6 +600,16 @@ static void set_vcpu_cpuid(struct tdvmm *t, int vcpu_fd)
             e->edx = td->edx;
         }
     }
+    /*
+     * The guest's MAXPA is the GPAW (what KVM_TDX_GET_CPUID reports for
+     * 0x80000008.EAX[7:0], from the shared bit), not L1's phys-bits: KVM
+     * checks TDVMCALL<MapGPA> operands, which carry the shared bit (47),
+     * against the MAXPA of this CPUID (kvm_vcpu_is_legal_gpa()).
+     */
+    struct kvm_cpuid_entry2 *addr = find_cpuid(c, CPUID_LEAF_ADDR, 0);
+    if (addr) {
+        addr->eax = (addr->eax & ~0xFFu) | TD_GPAW;
+    }
     if (ioctl(vcpu_fd, KVM_SET_CPUID2, c) < 0) {
         fail("set-cpuid", 0);
     }
@@ -591,7 +650,8 @@ static void *map_anonymous(size_t bytes)
 
 /* One guest_memfd-backed memslot over [gpa, gpa + bytes), all PRIVATE. */
 static void add_private_slot(struct tdvmm *t, uint32_t slot_id, uint64_t gpa,
-                             size_t bytes, int *gmem_fd, uint8_t **shared)
+                             size_t bytes, int *gmem_fd, uint8_t **shared,
+                             int private)
 {
     struct kvm_create_guest_memfd gmem = { .size = bytes };
 
@@ -616,6 +676,9 @@ static void add_private_slot(struct tdvmm *t, uint32_t slot_id, uint64_t gpa,
     }
     /* kvm_gmem_populate() only fills GPAs whose attribute is PRIVATE, and
      * the run-mode region must fault in as private for ACCEPT. */
+    if (!private) {
+        return;
+    }
     struct kvm_memory_attributes attrs = {
         .address = gpa,
         .size = bytes,
@@ -629,10 +692,19 @@ static void add_private_slot(struct tdvmm *t, uint32_t slot_id, uint64_t gpa,
 static void setup_private_memory(struct tdvmm *t)
 {
     add_private_slot(t, REGION_SLOT, t->region_gpa, t->region_bytes,
-                     &t->gmem_fd, &t->shared);
+                     &t->gmem_fd, &t->shared, 1);
+    if (t->payload_path && t->mode == TDP_MODE_HAMMER) {
+        /* Shared in KVM's attributes at first: the vCPUs' private stores
+         * fault to us until hammer_fault() makes it private. */
+        add_private_slot(t, HAMMER_SLOT, TDP_HAMMER_GPA, PAGE_SIZE,
+                         &t->hammer_gmem_fd, &t->hammer_shared, 0);
+        printf("TDX-EMU-L1: tdvmm hammer page gpa=%#llx attributes=shared"
+               " hold=%u faults per even vcpu\n",
+               (unsigned long long)TDP_HAMMER_GPA, HAMMER_HOLD_FAULTS);
+    }
     if (t->payload_path) {
         add_private_slot(t, TD_REGION_SLOT, TDP_REGION_GPA, t->td_bytes,
-                         &t->td_gmem_fd, &t->td_shared);
+                         &t->td_gmem_fd, &t->td_shared, 1);
         printf("TDX-EMU-L1: tdvmm td-region gpa=%#llx pages=%llu per-vcpu=%llu"
                " private=yes initialized=no\n",
                (unsigned long long)TDP_REGION_GPA,
@@ -785,6 +857,9 @@ static void destroy_td(struct tdvmm *t)
     if (t->payload_path) {
         close(t->td_gmem_fd);
     }
+    if (t->payload_path && t->mode == TDP_MODE_HAMMER) {
+        close(t->hammer_gmem_fd);
+    }
     close(t->vm_fd);
     close(t->kvm_fd);
     for (int tries = 0; (present = own_vm_debugfs_present()) == 1 && tries < 50; tries++) {
@@ -808,19 +883,49 @@ static void destroy_td(struct tdvmm *t)
 
 /* What vCPU `vcpu` of td-payload reports with P = `pages` (its ABI, step 5:
  * the pattern sum of its region XOR the LCG after 1e6 steps from vcpu+1). */
-static uint64_t expected_checksum(unsigned vcpu, uint64_t pages)
+static uint64_t lcg_n(uint64_t x, uint64_t n)
+{
+    for (uint64_t k = 0; k < n; k++) {
+        x = x * TDP_LCG_MUL + TDP_LCG_ADD;
+    }
+    return x;
+}
+
+/* Modes (ABI, "Modes"): pingpong N ^ (i * LCG_MUL); compute LCG^N(i + 1);
+ * hammer as normal; convert folds each round's shared-alias sum in. */
+static uint64_t expected_checksum(unsigned vcpu, uint64_t pages,
+                                  enum tdp_mode mode, uint64_t n)
 {
     uint64_t base = TDP_REGION_GPA + (uint64_t)vcpu * pages * PAGE_SIZE;
     uint64_t words = pages * (PAGE_SIZE / 8);
-    uint64_t sum = 0, x = (uint64_t)vcpu + 1;
+    uint64_t sum = 0, c;
 
+    n = n ? n : tdp_mode_default_n[mode];
+    if (mode == TDP_MODE_PINGPONG) {
+        return n ^ ((uint64_t)vcpu * TDP_LCG_MUL);
+    }
+    if (mode == TDP_MODE_COMPUTE) {
+        return lcg_n((uint64_t)vcpu + 1, n);
+    }
     for (uint64_t k = 0; k < words; k++) {
         sum += (base + k * 8) ^ TDP_PATTERN_XOR;
     }
-    for (unsigned n = 0; n < TDP_LCG_ITERATIONS; n++) {
-        x = x * TDP_LCG_MUL + TDP_LCG_ADD;
+    c = sum ^ lcg_n((uint64_t)vcpu + 1, TDP_LCG_ITERATIONS);
+    if (mode == TDP_MODE_CONVERT) {
+        uint64_t half = pages / 2;
+        uint64_t cbase = base + (pages - half) * PAGE_SIZE;
+
+        for (uint64_t r = 0; r < n; r++) {
+            uint64_t add = (r + 1) * TDP_CONVERT_ROUND_MUL;
+
+            sum = 0;
+            for (uint64_t k = 0; k < half * (PAGE_SIZE / 8); k++) {
+                sum += ((cbase + k * 8) ^ TDP_PATTERN_XOR) + add;
+            }
+            c = ((c << 1) | (c >> 63)) ^ sum;
+        }
     }
-    return sum ^ x;
+    return c;
 }
 
 /* ---- run mode: private <-> shared conversion ----------------------------- */
@@ -840,15 +945,17 @@ static int convert_memory(struct tdvmm *t, uint64_t gpa, uint64_t size,
         uint64_t gpa, bytes;
         int gmem;
         uint8_t *shared;
-    } slots[2] = {
+    } slots[3] = {
         { t->region_gpa, t->region_bytes, t->gmem_fd, t->shared },
         { TDP_REGION_GPA, t->td_bytes, t->td_gmem_fd, t->td_shared },
+        { TDP_HAMMER_GPA, t->mode == TDP_MODE_HAMMER ? PAGE_SIZE : 0,
+          t->hammer_gmem_fd, t->hammer_shared },
     };
 
     if (!size || gpa % PAGE_SIZE || size % PAGE_SIZE || gpa + size < gpa) {
         return EINVAL;
     }
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         if (gpa < slots[i].gpa || gpa + size > slots[i].gpa + slots[i].bytes) {
             continue;
         }
@@ -967,11 +1074,59 @@ static int handle_io(struct vcpu_run *v)
         v->port_checksum = value;
         vcpu_finish(v, 1);
         return 0;
+    case TDP_PORT_PING:
+        v->pings += count;
+        return 1;
+    case TDP_PORT_PHASE:
+        if (size == 4) {
+            pthread_mutex_lock(&v->t->lock);
+            memcpy(&v->phase, data + (size_t)(count - 1) * 4, 4);
+            pthread_mutex_unlock(&v->t->lock);
+        }
+        return 1;
     default:
         printf("TDX-EMU-L1: tdvmm vcpu %u: ignored out to port %#x\n", v->id,
                run->io.port);
         return 1;
     }
+}
+
+/*
+ * Convert mode: before [gpa, gpa + size) goes back to private, the shared
+ * pages must hold what the payload wrote through its shared alias,
+ * (g ^ PATTERN) + m * CONVERT_ROUND_MUL for one round m in 1..1024: proof
+ * that its shared accesses reached this process's memory. 0 or -1.
+ */
+static int verify_shared(struct vcpu_run *v, uint64_t gpa, uint64_t size)
+{
+    struct tdvmm *t = v->t;
+    const uint64_t *w;
+    uint64_t m = 0;
+
+    if (gpa < TDP_REGION_GPA || gpa + size > TDP_REGION_GPA + t->td_bytes) {
+        return 0;   /* not the region: nothing to check */
+    }
+    w = (const uint64_t *)(t->td_shared + (gpa - TDP_REGION_GPA));
+    for (uint64_t k = 0; k < size / 8; k++) {
+        uint64_t d = w[k] - ((gpa + k * 8) ^ TDP_PATTERN_XOR);
+
+        if (!k) {
+            for (m = 1; m <= 1024 && d != m * TDP_CONVERT_ROUND_MUL; m++) {
+            }
+        }
+        if (m > 1024 || d != m * TDP_CONVERT_ROUND_MUL) {
+            vcpu_failed(v, "shared memory at gpa %#llx holds %#llx, not what the"
+                        " TD wrote through its shared alias",
+                        (unsigned long long)(gpa + k * 8),
+                        (unsigned long long)w[k]);
+            return -1;
+        }
+    }
+    atomic_fetch_add(&t->shared_verified, 1);
+    printf("TDX-EMU-L1: tdvmm vcpu %u: shared %#llx pages=%llu round %llu"
+           " verified in userspace\n", v->id, (unsigned long long)gpa,
+           (unsigned long long)(size / PAGE_SIZE), (unsigned long long)m);
+    return 0;
 }
 
 static int handle_hypercall(struct vcpu_run *v)
@@ -986,6 +1141,10 @@ static int handle_hypercall(struct vcpu_run *v)
     uint64_t gpa = run->hypercall.args[0], pages = run->hypercall.args[1];
     int to_private = !!(run->hypercall.args[2] & KVM_MAP_GPA_RANGE_ENCRYPTED);
 
+    if (v->t->mode == TDP_MODE_CONVERT && to_private &&
+        verify_shared(v, gpa, pages * PAGE_SIZE) < 0) {
+        return 0;
+    }
     run->hypercall.ret = (uint64_t)convert_memory(v->t, gpa, pages * PAGE_SIZE,
                                                   to_private);
     printf("TDX-EMU-L1: tdvmm vcpu %u: map-gpa %#llx pages=%llu to %s: %s\n",
@@ -995,12 +1154,67 @@ static int handle_hypercall(struct vcpu_run *v)
     return 1;
 }
 
+/*
+ * Hammer mode, a private access to the hammer page while it is still
+ * shared: re-enter without converting (the same store faults again: the
+ * zero-step filter's input) until every even vCPU has been held
+ * HAMMER_HOLD_FAULTS times and every odd vCPU has finished accepting
+ * (port 0x503), then make it private once. Returns 1 (re-enter) or 0.
+ */
+static int hammer_fault(struct vcpu_run *v, uint64_t gpa)
+{
+    struct tdvmm *t = v->t;
+    int convert = 0, err = 0, converted;
+
+    pthread_mutex_lock(&t->lock);
+    converted = t->hammer_converted;
+    if (!converted) {
+        int ready = 1;
+
+        v->hammer_faults++;
+        t->hammer_faults_total++;
+        for (unsigned i = 0; i < t->nr_vcpus; i++) {
+            ready &= i & 1 ? t->vcpu[i].phase >= 1 || atomic_load(&t->vcpu[i].finished)
+                           : t->vcpu[i].hammer_faults >= HAMMER_HOLD_FAULTS ||
+                             atomic_load(&t->vcpu[i].finished);
+        }
+        if (ready) {
+            err = convert_memory(t, TDP_HAMMER_GPA, PAGE_SIZE, 1);
+            convert = !err;
+            t->hammer_converted = convert;
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    if (v->hammer_faults == 1) {
+        printf("TDX-EMU-L1: tdvmm vcpu %u: hammer page fault %#llx held\n",
+               v->id, (unsigned long long)gpa);
+    }
+    if (convert || err) {
+        printf("TDX-EMU-L1: tdvmm hammer page -> private after %u faults (",
+               t->hammer_faults_total);
+        for (unsigned i = 0; i < t->nr_vcpus; i++) {
+            printf("%svcpu%u=%u", i ? " " : "", i, t->vcpu[i].hammer_faults);
+        }
+        printf("): %s\n", err ? strerror(err) : "ok");
+    }
+    if (err && err != EAGAIN) {
+        vcpu_failed(v, "cannot convert the hammer page");
+        return 0;
+    }
+    return 1;
+}
+
 static int handle_memory_fault(struct vcpu_run *v)
 {
     struct kvm_run_head *run = v->run;
     uint64_t gpa = run->memory_fault.gpa, size = run->memory_fault.size;
     int to_private = !!(run->memory_fault.flags & KVM_MEMORY_EXIT_FLAG_PRIVATE);
     int err;
+
+    if (v->t->mode == TDP_MODE_HAMMER && to_private &&
+        (gpa & ~(uint64_t)(PAGE_SIZE - 1)) == TDP_HAMMER_GPA) {
+        return hammer_fault(v, gpa);
+    }
 
     if (gpa == v->last_fault_gpa && ++v->repeated_faults >= MAX_REPEATED_FAULTS) {
         vcpu_failed(v, "memory fault at %#llx keeps coming back",
@@ -1207,8 +1421,11 @@ static void run_td(struct tdvmm *t)
         v->id = i;
         v->run = p;
     }
-    printf("TDX-EMU-L1: tdvmm run vcpus=%u pages=%llu timeout=%us\n",
-           t->nr_vcpus, (unsigned long long)t->td_pages, t->timeout_s);
+    printf("TDX-EMU-L1: tdvmm run vcpus=%u pages=%llu mode=%s n=%llu timeout=%us\n",
+           t->nr_vcpus, (unsigned long long)t->td_pages, tdp_mode_names[t->mode],
+           (unsigned long long)(t->mode_n ? t->mode_n : tdp_mode_default_n[t->mode]),
+           t->timeout_s);
+    clock_gettime(CLOCK_MONOTONIC, &t->run_t0);
     for (unsigned i = 0; i < t->nr_vcpus; i++) {
         if ((r = pthread_create(&t->vcpu[i].thread, NULL, vcpu_thread,
                                 &t->vcpu[i])) != 0) {
@@ -1227,6 +1444,7 @@ static void run_td(struct tdvmm *t)
         }
     }
     pthread_mutex_unlock(&t->lock);
+    clock_gettime(CLOCK_MONOTONIC, &t->run_t1);
 
     if (timed_out) {
         printf("TDX-EMU-L1: tdvmm FAILED run: timeout after %us, vcpus not done:",
@@ -1259,7 +1477,7 @@ static void check_checksums(struct tdvmm *t)
 
     for (unsigned i = 0; i < t->nr_vcpus; i++) {
         struct vcpu_run *v = &t->vcpu[i];
-        uint64_t want = expected_checksum(i, t->td_pages);
+        uint64_t want = expected_checksum(i, t->td_pages, t->mode, t->mode_n);
 
         if (v->port_checksum != (uint32_t)want) {
             printf("TDX-EMU-L1: tdvmm FAILED checksum vcpu %u: expected %016llx"
@@ -1276,11 +1494,46 @@ static void check_checksums(struct tdvmm *t)
         len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%016llx",
                                 i ? "," : "", (unsigned long long)want);
     }
+    double secs = (double)(t->run_t1.tv_sec - t->run_t0.tv_sec) +
+                  (double)(t->run_t1.tv_nsec - t->run_t0.tv_nsec) / 1e9;
+
+    printf("TDX-EMU-L1: tdvmm run seconds=%.3f\n", secs);
+    if (t->mode == TDP_MODE_PINGPONG) {
+        uint64_t n = t->mode_n ? t->mode_n : tdp_mode_default_n[t->mode], exits = 0;
+
+        for (unsigned i = 0; i < t->nr_vcpus; i++) {
+            exits += t->vcpu[i].pings;
+            if (t->vcpu[i].pings != n) {
+                printf("TDX-EMU-L1: tdvmm FAILED pingpong vcpu %u: %llu writes to"
+                       " port %#x, expected %llu\n", i,
+                       (unsigned long long)t->vcpu[i].pings, TDP_PORT_PING,
+                       (unsigned long long)n);
+                bad = 1;
+            }
+        }
+        printf("TDX-EMU-L1: tdvmm pingpong exits=%llu seconds=%.3f per-second=%.0f\n",
+               (unsigned long long)exits, secs, secs > 0 ? (double)exits / secs : 0.0);
+    }
+    if (t->mode == TDP_MODE_CONVERT) {
+        uint64_t n = t->mode_n ? t->mode_n : tdp_mode_default_n[t->mode];
+
+        printf("TDX-EMU-L1: tdvmm convert shared-verified=%u expected=%llu\n",
+               atomic_load(&t->shared_verified),
+               (unsigned long long)(n * t->nr_vcpus));
+        if (atomic_load(&t->shared_verified) != n * t->nr_vcpus) {
+            bad = 1;
+        }
+    }
+    if (t->mode == TDP_MODE_HAMMER) {
+        printf("TDX-EMU-L1: tdvmm hammer faults-held=%u converted=%d\n",
+               t->hammer_faults_total, t->hammer_converted);
+    }
     if (bad) {
         destroy_td(t);
         exit(1);
     }
-    printf("TDX-EMU-L1: tdvmm run ok vcpus=%u checksum=%s\n", t->nr_vcpus, list);
+    printf("TDX-EMU-L1: tdvmm run ok vcpus=%u mode=%s checksum=%s\n", t->nr_vcpus,
+           tdp_mode_names[t->mode], list);
 }
 
 /* ---- main ------------------------------------------------------------- */
@@ -1304,8 +1557,11 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: tdvmm [--vcpus N] [--pages N]\n"
-            "       tdvmm --run PAYLOAD [--vcpus N] [--pages P] [--timeout S]\n"
-            "       tdvmm --checksums [--vcpus N] [--pages P]\n");
+            "       tdvmm --run PAYLOAD [--vcpus N] [--pages P] [--timeout S]"
+            " [--mode NAME[:N]]\n"
+            "       tdvmm --checksums [--vcpus N] [--pages P] [--mode NAME[:N]]\n"
+            "modes: normal, convert[:rounds], hammer, pingpong[:exits],"
+            " compute[:iterations]\n");
     return 2;
 }
 
@@ -1331,6 +1587,22 @@ int main(int argc, char **argv)
             i++;
         } else if (!strcmp(argv[i], "--checksums")) {
             checksums_only = 1;
+        } else if (!strcmp(argv[i], "--mode") && argv[i + 1]) {
+            const char *arg = argv[++i], *colon = strchr(arg, ':');
+            size_t len = colon ? (size_t)(colon - arg) : strlen(arg);
+            int found = 0;
+
+            for (int m = 0; m < TDP_NR_MODES; m++) {
+                if (strlen(tdp_mode_names[m]) == len &&
+                    !strncmp(arg, tdp_mode_names[m], len)) {
+                    t.mode = (enum tdp_mode)m;
+                    found = 1;
+                }
+            }
+            if (!found) {
+                return usage();
+            }
+            t.mode_n = colon ? parse_count("--mode NAME:N", colon + 1, 0xFFFFFFFFul) : 0;
         } else {
             return usage();
         }
@@ -1349,11 +1621,18 @@ int main(int argc, char **argv)
         if (checksums_only) {
             for (unsigned i = 0; i < t.nr_vcpus; i++) {
                 printf("td-payload vcpu %u checksum %016llx\n", i,
-                       (unsigned long long)expected_checksum(i, t.td_pages));
+                       (unsigned long long)expected_checksum(i, t.td_pages, t.mode,
+                                                             t.mode_n));
             }
             return 0;
         }
-        t.init_vcpu_data = t.td_pages;
+        t.init_vcpu_data = (t.td_pages & TDP_MAX_PAGES) |
+                           (uint64_t)t.mode << TDP_MODE_SHIFT |
+                           t.mode_n << TDP_ARG_SHIFT;
+        if (t.mode == TDP_MODE_CONVERT && t.td_pages < 2) {
+            fprintf(stderr, "tdvmm: convert mode needs --pages >= 2\n");
+            return 2;
+        }
         t.td_bytes = t.nr_vcpus * t.td_pages * PAGE_SIZE;
         load_payload(&t);
     } else {

@@ -93,7 +93,13 @@ tdp_entry64:
         movl    %eax, %fs
         movl    %eax, %gs
         movl    %esi, %esi              /* upper halves are undefined */
-        movl    %ecx, %ecx
+#ifdef TD_PAYLOAD_STUB_TDCALL
+        /* The stub's parameter, all 64 bits (mode and N above bit 31). */
+        movabsq $TD_PAYLOAD_STUB_RCX, %rcx
+#endif
+        /* RCX is kept whole: the mode's N lives in RCX[63:32]. Nothing in
+         * 32-bit mode wrote ECX, so the upper half is what the TDX module
+         * (TDH.VP.INIT's parameter) or the stub put there. */
         andl    $0x3f, %ebx
         cmpq    $TDP_MAX_VCPUS, %rsi
         jae     tdp_no_stack
@@ -136,9 +142,54 @@ tdp_exc_stubs:
         pushq   $0
         .endif
         pushq   $vec
+        .if vec == 20
+        jmp     tdp_ve_common           /* #VE: may be handled and resumed */
+        .else
         jmp     tdp_exc_common
+        .endif
         .set vec, vec + 1
         .endr
+
+/* #VE: save every GPR, tdp_ve(frame) (frame as for tdp_exception), which
+ * returns only if the #VE was handled; restore and resume. The CPU
+ * aligned RSP to 16 before its 5-word frame: 5 + 2 + 15 words keep the
+ * call aligned. */
+tdp_ve_common:
+        pushq   %rax
+        pushq   %rbx
+        pushq   %rcx
+        pushq   %rdx
+        pushq   %rsi
+        pushq   %rdi
+        pushq   %rbp
+        pushq   %r8
+        pushq   %r9
+        pushq   %r10
+        pushq   %r11
+        pushq   %r12
+        pushq   %r13
+        pushq   %r14
+        pushq   %r15
+        leaq    15*8(%rsp), %rdi
+        movabsq $tdp_ve, %rax
+        call    *%rax
+        popq    %r15
+        popq    %r14
+        popq    %r13
+        popq    %r12
+        popq    %r11
+        popq    %r10
+        popq    %r9
+        popq    %r8
+        popq    %rbp
+        popq    %rdi
+        popq    %rsi
+        popq    %rdx
+        popq    %rcx
+        popq    %rbx
+        popq    %rax
+        addq    $16, %rsp               /* vector, error code */
+        iretq
 
 tdp_exc_common:
         /* Stack: vector, error code, RIP, CS, RFLAGS, RSP, SS. */
@@ -151,11 +202,9 @@ tdp_exc_common:
 
 #ifdef TD_PAYLOAD_STUB_TDCALL
 /* ---- stub build only: real mode at reset -> the TD entry state --------- */
+/* (RCX, TD_PAYLOAD_STUB_RCX from layout.h, is loaded in 64-bit mode.) */
 #ifndef TD_PAYLOAD_STUB_VCPU
 #define TD_PAYLOAD_STUB_VCPU 0
-#endif
-#ifndef TD_PAYLOAD_STUB_RCX
-#define TD_PAYLOAD_STUB_RCX 0
 #endif
         .section .boot16.gdt, "a", @progbits
         .balign 16
@@ -194,7 +243,6 @@ tdp_boot32:
         xorl    %edx, %edx
         wrmsr
         movl    $TD_PAYLOAD_STUB_VCPU, %esi     /* vCPU index */
-        movl    $TD_PAYLOAD_STUB_RCX, %ecx      /* 0: default page count */
         movl    $48, %ebx                       /* GPAW */
         jmp     tdp_entry32
 #endif

@@ -9,7 +9,7 @@
 
 /* The image ends at GPA 0xFFFFFFFF (last byte); a multiple of 64 KiB so
  * that it can also serve as a plain QEMU -bios image in the stub build. */
-#define TDP_IMAGE_SIZE      0x60000
+#define TDP_IMAGE_SIZE      0x70000
 #define TDP_IMAGE_END       0x100000000
 #define TDP_IMAGE_BASE      (TDP_IMAGE_END - TDP_IMAGE_SIZE)
 
@@ -19,5 +19,31 @@
 /* GDT selectors the payload loads (its own GDT). */
 #define TDP_SEL_CODE64      0x08
 #define TDP_SEL_DATA        0x10
+
+/* Modes: VP.INIT parameter (RCX at entry) bits 23:16; N = RCX[63:32]. */
+#define TDP_MODE_SHIFT      16
+#define TDP_MODE_MASK       0xffu
+#define TDP_MODE_NORMAL     0
+#define TDP_MODE_CONVERT    1   /* N = rounds (0: 4) */
+#define TDP_MODE_HAMMER     2
+#define TDP_MODE_PINGPONG   3   /* N = VMCALL<IO> writes per vCPU (0: 10000) */
+#define TDP_MODE_COMPUTE    4   /* N = LCG iterations (0: 1000000) */
+#define TDP_ARG_SHIFT       32
+
+/* The stub build's RCX (mode and N for a plain-x86 run; 0: default). */
+#ifndef TD_PAYLOAD_STUB_RCX
+#define TD_PAYLOAD_STUB_RCX 0
+#endif
+
+/* Hammer mode: the page every vCPU stores to before it is mapped. */
+#define TDP_HAMMER_GPA      0xC0000000
+
+/* Ports (TDG.VP.VMCALL<Instruction.IO> writes, 4 bytes). */
+#define TDP_PORT_PHASE      0x503   /* hammer mode: 1 = accept phase done */
+#define TDP_PORT_PING       0x504   /* pingpong mode: one write per round */
+
+/* Shared alias of GPA g (convert mode): virtual address TDP_SHARED_VA + g
+ * maps g | shared bit (PML4 slot 256, built at run time). */
+#define TDP_SHARED_VA       0xFFFF800000000000
 
 #endif

@@ -4,9 +4,9 @@
  * it (`tdvmm --run td-payload.bin`) as the TD's measured initial memory and
  * checks what every vCPU reports.
  *
- * ---- ABI, version 1 -------------------------------------------------------
+ * ---- ABI, version 2 (version 1 + modes) -----------------------------------
  *
- * Image. A flat binary of TDP_IMAGE_SIZE bytes (layout.h: 0x60000, a
+ * Image. A flat binary of TDP_IMAGE_SIZE bytes (layout.h: 0x70000, a
  * multiple of 4 KiB, at most 2 MiB) loaded so that its last byte is at GPA
  * 0xFFFFFFFF, i.e. at GPA 0x1_0000_0000 - size, all of it added with
  * TDH.MEM.PAGE.ADD and measured (the loader treats it as opaque bytes).
@@ -47,6 +47,44 @@
  *            ^ LCG^1000000(i + 1)                    (all mod 2^64)
  *   (tdvmm's expected_checksum() computes exactly this).
  *
+ * Modes (ABI version 2). RCX[23:16] = mode, RCX[63:32] = N (0: default);
+ * the payload keeps RCX whole across the switch to long mode.
+ *   0 normal:   as above.
+ *   1 convert:  normal work, then N (default 4) rounds on the upper half H
+ *               (P/2 pages at base + (P - P/2)*4096, P >= 2) of R_i:
+ *               TDG.VP.VMCALL<MapGPA> (R11 0x10001, R12 = H | shared bit
+ *               (GPA bit GPAW-1), R13 = size; R10 = 1 "retry" resumes at
+ *               R11), write word g of H through the shared alias (virtual
+ *               0xFFFF800000000000 + g -> GPA g | shared bit, page tables
+ *               built at run time) as (g ^ 0x5a5a..5a) + (r+1) *
+ *               0x9E3779B97F4A7C15, read back (must match: else panic
+ *               0x101) and sum them (S_r), MapGPA H back to private,
+ *               ACCEPT every page, count words that are not zero (Z_r,
+ *               reported). C = rotl(C, 1) ^ S_r, then C += Z_r, per round.
+ *               Console: "td-payload vcpu <i> convert round <r> pages <n> ok".
+ *   2 hammer:   even vCPUs first store (one instruction) to the hammer page
+ *               GPA 0xC0000000 (private, never accepted: the host keeps it
+ *               "shared" in KVM's attributes for a while, so the store
+ *               exits at the same RIP again and again until the module's
+ *               zero-step filter arms; when the host finally adds it, the
+ *               store takes a #VE and the #VE handler ACCEPTs the page
+ *               (TDG.VP.VEINFO.GET first; ALREADY_ACCEPTED is fine) and
+ *               resumes), then do the normal work; odd vCPUs accept R_i,
+ *               write 1 to port 0x503, then store to the hammer page, then
+ *               finish the normal work. C as normal (+1 if the hammer
+ *               page does not read back what the vCPU stored).
+ *               Console: "td-payload vcpu <i> hammer ve <n> cycles <c> ok".
+ *   3 pingpong: no memory work; N (default 10000) 4-byte writes of k to
+ *               port 0x504, RDTSC around the loop; C = N ^ (i *
+ *               6364136223846793005). Console: "td-payload vcpu <i>
+ *               pingpong exits <N> cycles <c>".
+ *   4 compute:  no memory work; C = LCG^N(i + 1) (N default 1000000),
+ *               RDTSC around the loop. Console: "td-payload vcpu <i>
+ *               compute cycles <c>".
+ * The start line then ends in " mode <name> n <N as given>".
+ * Stub build: TD_PAYLOAD_STUB_RCX (default 0) is the 64-bit RCX, so the
+ * stub can run compute mode (guest/meson.build: td-payload-stub.bin).
+ *
  * Ports, all through TDG.VP.VMCALL<Instruction.IO> (TDCALL leaf 0,
  * RCX = 0xFC00, R10 = 0, R11 = 30, R12 = size, R13 = 1 (write),
  * R14 = port, R15 = value); KVM turns each into a KVM_EXIT_IO:
@@ -54,8 +92,11 @@
  *                   "td-payload vcpu <i> start pages <P> gpaw <G>"
  *                   "td-payload vcpu <i> checksum <16 lower-case hex digits>"
  *   0x501, 4 bytes: done; value = C_i & 0xffffffff. Sent once, last.
+ *   0x503, 4 bytes: hammer mode: 1 = accept phase done.
+ *   0x504, 4 bytes: pingpong mode: one write per round.
  *   0x502, 4 bytes: panic; value = exception vector (0..31) or 0x100 for a
- *                   failed TDCALL/bad parameters; preceded by a console
+ *                   failed TDCALL/bad parameters, 0x101 for a failed
+ *                   convert check; preceded by a console
  *                   line "td-payload vcpu <i> PANIC ...".
  * After 0x501 or 0x502 the vCPU loops on TDG.VP.VMCALL<Instruction.HLT>
  * (R11 = 12) forever.
@@ -86,10 +127,21 @@
 #define PANIC_TDCALL        0x100
 
 #define TDG_VP_VMCALL       0
+#define TDG_VP_VEINFO_GET   3
 #define TDG_MEM_PAGE_ACCEPT 6
 #define TDVMCALL_EXPOSE     0xFC00  /* R10..R15 */
 #define TDVMCALL_HLT        12
 #define TDVMCALL_IO         30
+#define TDVMCALL_MAP_GPA    0x10001
+#define TDVMCALL_RETRY      1       /* R10 of a MapGPA to be resumed at R11 */
+#define TDX_PAGE_ALREADY_ACCEPTED   0x00000B0Aull
+#define EXIT_REASON_EPT_VIOLATION   48
+
+#define CONVERT_ROUNDS      4
+#define CONVERT_ROUND_MUL   0x9E3779B97F4A7C15ull
+#define PINGPONG_DEFAULT    10000
+#define COMPUTE_DEFAULT     LCG_ITERATIONS
+#define PANIC_CONVERT       0x101   /* zero check or shared readback failed */
 #define TDX_STATUS_CLASS(s) ((s) >> 32)
 #define TDX_OPERAND_BUSY            0x80000200ull
 #define TDX_OPERAND_BUSY_HOST_PRIO  0x80000201ull
@@ -156,6 +208,47 @@ static uint64_t page_accept(uint64_t gpa)
                      : "rdx", "r8", "r9", "r10", "r11", "memory");
     return rax;
 }
+
+/*
+ * TDG.VP.VMCALL<MapGPA>(gpa, size): R10 = status, R11 = where to resume
+ * when the host says "retry". Returns the TDCALL status if non-zero, else
+ * R10; *resume = R11.
+ */
+static uint64_t map_gpa_call(uint64_t gpa, uint64_t size, uint64_t *resume)
+{
+    register uint64_t r10 __asm__("r10") = 0;
+    register uint64_t r11 __asm__("r11") = TDVMCALL_MAP_GPA;
+    register uint64_t r12 __asm__("r12") = gpa;
+    register uint64_t r13 __asm__("r13") = size;
+    uint64_t rax = TDG_VP_VMCALL, rcx = 0x3C00;     /* R10..R13 */
+
+    __asm__ volatile(".byte 0x66, 0x0f, 0x01, 0xcc"
+                     : "+a"(rax), "+c"(rcx), "+r"(r10), "+r"(r11),
+                       "+r"(r12), "+r"(r13)
+                     :
+                     : "rdx", "r8", "r9", "r14", "r15", "memory");
+    *resume = r11;
+    return rax ? rax : r10;
+}
+
+/* TDG.VP.VEINFO.GET: exit reason and GPA of the pending #VE. */
+static uint64_t veinfo_get(uint64_t *reason, uint64_t *gpa)
+{
+    register uint64_t r8 __asm__("r8");
+    register uint64_t r9 __asm__("r9");
+    register uint64_t r10 __asm__("r10");
+    uint64_t rax = TDG_VP_VEINFO_GET, rcx, rdx;
+
+    __asm__ volatile(".byte 0x66, 0x0f, 0x01, 0xcc"
+                     : "+a"(rax), "=c"(rcx), "=d"(rdx), "=r"(r8), "=r"(r9),
+                       "=r"(r10)
+                     :
+                     : "r11", "memory");
+    *reason = rcx;
+    *gpa = r9;
+    return rax;
+}
+#define HAVE_TDX_CALLS 1
 #else
 static void io_write(uint16_t port, unsigned size, uint32_t value)
 {
@@ -176,7 +269,16 @@ static uint64_t page_accept(uint64_t gpa)
     (void)gpa;
     return 0;
 }
+#define HAVE_TDX_CALLS 0
 #endif
+
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
 
 /* ---- console ------------------------------------------------------------ */
 
@@ -333,22 +435,225 @@ static uint64_t memory_sum(uint64_t vcpu, uint64_t base, uint64_t pages)
     return sum;
 }
 
-static uint64_t lcg(uint64_t vcpu)
+static uint64_t lcg_n(uint64_t x, uint64_t n)
 {
-    uint64_t x = vcpu + 1;
-
-    for (uint32_t n = 0; n < LCG_ITERATIONS; n++) {
+    for (uint64_t k = 0; k < n; k++) {
         x = x * LCG_MUL + LCG_ADD;
         __asm__ volatile("" : "+r"(x));  /* keep every iteration */
     }
     return x;
 }
 
+static uint64_t lcg(uint64_t vcpu)
+{
+    return lcg_n(vcpu + 1, LCG_ITERATIONS);
+}
+
+static void accept_page_retry(uint64_t vcpu, uint64_t gpa, int tolerate_accepted)
+{
+    uint64_t status;
+
+    do {
+        status = page_accept(gpa);
+    } while (TDX_STATUS_CLASS(status) == TDX_OPERAND_BUSY ||
+             TDX_STATUS_CLASS(status) == TDX_OPERAND_BUSY_HOST_PRIO);
+    if (status && !(tolerate_accepted &&
+                    TDX_STATUS_CLASS(status) == TDX_PAGE_ALREADY_ACCEPTED)) {
+        panic(vcpu, PANIC_TDCALL, "accept gpa/status", gpa, status);
+    }
+}
+
+/* ---- #VE (hammer mode) ---------------------------------------------------- */
+
+static uint64_t ve_count[TDP_MAX_VCPUS];
+
+/*
+ * A #VE: only the hammer page's "EPT violation on a PENDING page" is
+ * expected (the host added it with PAGE.AUG after the vCPU had stored to
+ * it before it was mapped). Accept it (another vCPU may have done so
+ * already) and return to retry the store; anything else panics.
+ */
+void tdp_ve(const uint64_t *frame);
+void tdp_ve(const uint64_t *frame)
+{
+#if HAVE_TDX_CALLS
+    uint64_t vcpu = ((uintptr_t)tdp_stacks_top - (uintptr_t)frame) / TDP_STACK_SIZE;
+    uint64_t reason = 0, gpa = 0, st = veinfo_get(&reason, &gpa);
+
+    if (!st && reason == EXIT_REASON_EPT_VIOLATION &&
+        (gpa & ~(PAGE_SIZE - 1)) == (uint64_t)TDP_HAMMER_GPA) {
+        accept_page_retry(vcpu, gpa & ~(PAGE_SIZE - 1), 1);
+        ve_count[vcpu]++;
+        return;
+    }
+    put_prefix(vcpu);
+    put_str("#VE status 0x");
+    put_hex(st, 16);
+    put_str(" reason ");
+    put_dec(reason);
+    put_str(" gpa 0x");
+    put_hex(gpa, 16);
+    put_char('\n');
+#endif
+    tdp_exception(frame);
+}
+
+/* ---- convert mode --------------------------------------------------------- */
+
+static uint64_t shared_pdpt[512] __attribute__((aligned(4096)));
+static uint64_t shared_pd[4][512] __attribute__((aligned(4096)));
+extern uint64_t tdp_pml4[512];
+
+/*
+ * The shared alias: virtual TDP_SHARED_VA + g -> GPA g | shared bit for
+ * g < 4 GiB (2 MiB pages). Every vCPU writes the same values (benign).
+ */
+static void map_shared_alias(uint64_t shared_bit)
+{
+    for (int d = 0; d < 4; d++) {
+        for (int e = 0; e < 512; e++) {
+            shared_pd[d][e] = (((uint64_t)d << 30) + ((uint64_t)e << 21)) |
+                              shared_bit | 0x83;
+        }
+        shared_pdpt[d] = (uintptr_t)shared_pd[d] | 0x3;
+    }
+    tdp_pml4[256] = (uintptr_t)shared_pdpt | 0x3;
+    __asm__ volatile("" ::: "memory");
+}
+
+static void map_gpa(uint64_t vcpu, uint64_t gpa, uint64_t size)
+{
+#if HAVE_TDX_CALLS
+    uint64_t end = gpa + size, next = gpa, retries = 0;
+
+    while (next < end) {
+        uint64_t resume = 0, st = map_gpa_call(next, end - next, &resume);
+
+        if (!st) {
+            return;
+        }
+        if (st != TDVMCALL_RETRY || resume < next || resume >= end ||
+            ++retries > 1000000) {
+            panic(vcpu, PANIC_TDCALL, "map-gpa gpa/status", next, st);
+        }
+        next = resume;
+    }
+#else
+    panic(vcpu, PANIC_TDCALL, "map-gpa in a stub build", gpa, size);
+#endif
+}
+
+/*
+ * Rounds of: upper half of R_i private -> shared (MapGPA), write and sum
+ * it through the shared alias, shared -> private (MapGPA), ACCEPT every
+ * page, check it reads as zero. Folded into the checksum (ABI, convert).
+ */
+static uint64_t convert_rounds(uint64_t vcpu, uint64_t base, uint64_t pages,
+                               uint64_t shared_bit, uint64_t rounds,
+                               uint64_t checksum)
+{
+    uint64_t half = pages / 2;
+    uint64_t cbase = base + (pages - half) * PAGE_SIZE, csize = half * PAGE_SIZE;
+    uint64_t words = csize / 8;
+    volatile uint64_t *sh = (volatile uint64_t *)(uintptr_t)(TDP_SHARED_VA + cbase);
+    volatile uint64_t *pv = (volatile uint64_t *)(uintptr_t)cbase;
+
+    if (!half) {
+        panic(vcpu, PANIC_TDCALL, "convert needs >= 2 pages", pages, 0);
+    }
+    map_shared_alias(shared_bit);
+    for (uint64_t r = 0; r < rounds; r++) {
+        uint64_t add = (r + 1) * CONVERT_ROUND_MUL, sum = 0, nonzero = 0;
+
+        map_gpa(vcpu, cbase | shared_bit, csize);
+        for (uint64_t k = 0; k < words; k++) {
+            sh[k] = ((cbase + k * 8) ^ PATTERN_XOR) + add;
+        }
+        for (uint64_t k = 0; k < words; k++) {
+            uint64_t v = sh[k];
+
+            if (v != ((cbase + k * 8) ^ PATTERN_XOR) + add) {
+                panic(vcpu, PANIC_CONVERT, "shared readback gpa/value",
+                      cbase + k * 8, v);
+            }
+            sum += v;
+        }
+        map_gpa(vcpu, cbase, csize);
+        for (uint64_t p = 0; p < half; p++) {
+            accept_page_retry(vcpu, cbase + p * PAGE_SIZE, 0);
+        }
+        for (uint64_t k = 0; k < words; k++) {
+            uint64_t v = pv[k];
+
+            if (v && !nonzero++) {
+                put_prefix(vcpu);
+                put_str("not zero after re-accept gpa 0x");
+                put_hex(cbase + k * 8, 16);
+                put_str(" got 0x");
+                put_hex(v, 16);
+                put_char('\n');
+            }
+        }
+        checksum = ((checksum << 1) | (checksum >> 63)) ^ sum;
+        checksum += nonzero;
+        put_prefix(vcpu);
+        put_str("convert round ");
+        put_dec(r);
+        put_str(" pages ");
+        put_dec(half);
+        put_str(nonzero ? " NOT ZERO\n" : " ok\n");
+    }
+    return checksum;
+}
+
+/* ---- hammer mode ---------------------------------------------------------- */
+
+/*
+ * Store to the hammer page (one instruction, so every retry has the same
+ * RIP), then read it back. tdvmm keeps the page "shared" in KVM's memory
+ * attributes for a while, so the private store exits with an EPT
+ * violation at the same RIP again and again (KVM_EXIT_MEMORY_FAULT to
+ * tdvmm, which re-enters without converting) until the zero-step filter
+ * arms; then tdvmm makes it private, KVM adds it (PAGE.AUG, PENDING), the
+ * store takes a #VE and tdp_ve() accepts it. Returns 0 or 1 (mismatch).
+ */
+static uint64_t hammer(uint64_t vcpu)
+{
+    volatile uint64_t *h = (volatile uint64_t *)(uintptr_t)TDP_HAMMER_GPA;
+    uint64_t t0 = rdtsc(), v;
+
+    __asm__ volatile("movq %1, %0" : "=m"(h[vcpu]) : "r"(vcpu + 1) : "memory");
+    v = h[vcpu];
+    put_prefix(vcpu);
+    put_str("hammer ve ");
+    put_dec(ve_count[vcpu]);
+    put_str(" cycles ");
+    put_dec(rdtsc() - t0);
+    put_str(v == vcpu + 1 ? " ok\n" : " MISMATCH\n");
+    return v != vcpu + 1;
+}
+
+/* ---- main ----------------------------------------------------------------- */
+
+static __attribute__((noreturn)) void report(uint64_t vcpu, uint64_t checksum)
+{
+    put_prefix(vcpu);
+    put_str("checksum ");
+    put_hex(checksum, 16);
+    put_char('\n');
+    io_write(PORT_DONE, 4, (uint32_t)checksum);
+    halt_forever();
+}
+
 void td_main(uint64_t vcpu, uint64_t rcx, uint64_t gpaw)
 {
     uint64_t pages = rcx & 0xffff ? rcx & 0xffff : DEFAULT_PAGES;
     uint64_t base = REGION_BASE + vcpu * pages * PAGE_SIZE;
-    uint64_t checksum;
+    unsigned mode = (unsigned)(rcx >> TDP_MODE_SHIFT) & TDP_MODE_MASK;
+    uint64_t n = rcx >> TDP_ARG_SHIFT, checksum, t0, t1;
+    static const char *const names[] = {
+        "normal", "convert", "hammer", "pingpong", "compute",
+    };
 
     setup_idt(vcpu);
     put_prefix(vcpu);
@@ -356,7 +661,16 @@ void td_main(uint64_t vcpu, uint64_t rcx, uint64_t gpaw)
     put_dec(pages);
     put_str(" gpaw ");
     put_dec(gpaw);
+    if (mode) {
+        put_str(" mode ");
+        put_str(mode <= TDP_MODE_COMPUTE ? names[mode] : "?");
+        put_str(" n ");
+        put_dec(n);
+    }
     put_char('\n');
+    if (mode > TDP_MODE_COMPUTE) {
+        panic(vcpu, PANIC_TDCALL, "unknown mode rcx", rcx, mode);
+    }
     if (base + pages * PAGE_SIZE > REGION_LIMIT) {
         panic(vcpu, PANIC_TDCALL, "region beyond limit base/pages", base, pages);
     }
@@ -364,15 +678,54 @@ void td_main(uint64_t vcpu, uint64_t rcx, uint64_t gpaw)
 #ifdef TD_PAYLOAD_TEST_UD2
     __asm__ volatile("ud2");    /* tests the exception path (stub builds) */
 #endif
-    accept_region(vcpu, base, pages);
-    checksum = memory_sum(vcpu, base, pages) ^ lcg(vcpu);
-
-    put_prefix(vcpu);
-    put_str("checksum ");
-    put_hex(checksum, 16);
-    put_char('\n');
-    io_write(PORT_DONE, 4, (uint32_t)checksum);
-    halt_forever();
+    switch (mode) {
+    case TDP_MODE_PINGPONG:
+        n = n ? n : PINGPONG_DEFAULT;
+        t0 = rdtsc();
+        for (uint64_t k = 0; k < n; k++) {
+            io_write(TDP_PORT_PING, 4, (uint32_t)k);
+        }
+        t1 = rdtsc();
+        put_prefix(vcpu);
+        put_str("pingpong exits ");
+        put_dec(n);
+        put_str(" cycles ");
+        put_dec(t1 - t0);
+        put_char('\n');
+        report(vcpu, n ^ (vcpu * LCG_MUL));
+    case TDP_MODE_COMPUTE:
+        n = n ? n : COMPUTE_DEFAULT;
+        t0 = rdtsc();
+        checksum = lcg_n(vcpu + 1, n);
+        t1 = rdtsc();
+        put_prefix(vcpu);
+        put_str("compute cycles ");
+        put_dec(t1 - t0);
+        put_char('\n');
+        report(vcpu, checksum);
+    case TDP_MODE_HAMMER:
+        /* Even vCPUs hammer while odd ones accept (their PAGE.AUG and
+         * SEPT.ADD then meet the hammering vCPUs' VP.ENTER, which holds
+         * the S-EPT tree); odd ones hammer after their accept phase. */
+        checksum = 0;
+        if (!(vcpu & 1)) {
+            checksum |= hammer(vcpu);
+        }
+        accept_region(vcpu, base, pages);
+        io_write(TDP_PORT_PHASE, 4, 1);
+        if (vcpu & 1) {
+            checksum |= hammer(vcpu);
+        }
+        report(vcpu, (memory_sum(vcpu, base, pages) ^ lcg(vcpu)) + checksum);
+    default:
+        accept_region(vcpu, base, pages);
+        checksum = memory_sum(vcpu, base, pages) ^ lcg(vcpu);
+        if (mode == TDP_MODE_CONVERT) {
+            checksum = convert_rounds(vcpu, base, pages, 1ull << (gpaw - 1),
+                                      n ? n : CONVERT_ROUNDS, checksum);
+        }
+        report(vcpu, checksum);
+    }
 }
 
 void *memset(void *s, int c, unsigned long n)

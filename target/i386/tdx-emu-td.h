@@ -19,6 +19,18 @@ static inline bool tdx_emu_in_td(const CPUX86State *env)
 }
 
 /*
+ * Physical-address width the CPU's own page walk checks reserved bits
+ * against: in a TD, the TD's guest-physical width (48 or 52, so the shared
+ * bit is an address bit, as on hardware where MAXPA covers GPAW), else the
+ * CPU's.
+ */
+static inline unsigned tdx_emu_paddr_bits(CPUX86State *env)
+{
+    return tdx_emu_in_td(env) ? env->tdx_emu_td.entry.gpa_width
+                              : env_archcpu(env)->phys_bits;
+}
+
+/*
  * The general-purpose registers of the SEAMCALL/TDCALL register ABI
  * (struct tdx_regs: RAX..R15 without RSP/RBP), out of and into @env.
  */

@@ -1,0 +1,33 @@
+#!/bin/bash
+# Private <-> shared conversion in a running TD (td-payload "convert" mode,
+# KVM's G3 path): inside a 2-vCPU L1, a 2-vCPU TD accepts and checks its
+# private pages, then each vCPU converts half of its region to shared with
+# TDG.VP.VMCALL<MapGPA> (KVM_EXIT_HYPERCALL -> tdvmm: memory attributes +
+# PUNCH_HOLE in the guest_memfd, so KVM zaps the private pages with
+# TDH.MEM.RANGE.BLOCK / TDH.MEM.TRACK / TDH.MEM.PAGE.REMOVE while the other
+# vCPU keeps running), writes it through the shared alias (tdvmm checks in
+# its own memory what the TD wrote), converts it back, re-accepts it and
+# finds it zeroed; 4 rounds, all folded into the checksum tdvmm verifies.
+. "$(dirname "$0")/lib.sh"
+
+boot run --smp 2 --job td-run --timeout 300 --hmp-at-exit "info tdx" \
+    --append "tdx_emu.td_vcpus=2 tdx_emu.td_mode=convert"
+[ "$rc" = 0 ] || fail "td-run convert: expected run-l1 exit 0, got $rc ($(grep -E 'tdvmm|td vcpu|WARN|BUG' "$WORK/run.log" | tail -5 | tr '\n' '|'))"
+expect_line run 'TDX-EMU-L1: td vcpu0: td-payload vcpu 0 convert round 3 pages 128 ok' "vCPU 0 did 4 rounds of private->shared->private"
+expect_line run 'TDX-EMU-L1: td vcpu1: td-payload vcpu 1 convert round 3 pages 128 ok' "vCPU 1 did 4 rounds"
+expect_line run 'TDX-EMU-L1: tdvmm convert shared-verified=8 expected=8' "tdvmm saw in its shared memory what the TD wrote through the shared alias"
+expect_line run 'TDX-EMU-L1: tdvmm run ok vcpus=2 mode=convert' "checksums (including the re-accepted pages reading as zero) verified by tdvmm"
+expect_line run 'TDX-EMU-L1: tdvmm destroyed' "TD destroyed"
+expect_line run '^TDX-EMU-L1: done rc=0' "no WARN/BUG in L1"
+expect_line run '^  TDs: 0; TDX HKIDs: 0 assigned, 0 flushed, [0-9]+ free' "no TD left, HKIDs released"
+for leaf in TDH.MEM.RANGE.BLOCK TDH.MEM.TRACK TDH.MEM.PAGE.REMOVE TDH.MEM.PAGE.AUG; do
+    line=$(grep -m1 -E "^    ${leaf//./\\.} " "$WORK/run.log") || fail "expected $leaf calls in 'info tdx', got none"
+    read -r _ calls okc _ <<< "$line"
+    [ "$okc" -ge 1 ] || fail "$leaf: expected successful calls, got: $line"
+    echo "measured: $leaf calls=$calls ok=$okc"
+done
+# 2 vCPUs x 4 rounds x 128 pages go shared: at least that many zaps, on
+# top of what the teardown removes.
+read -r _ _ removed _ <<< "$(grep -m1 -E '^    TDH\.MEM\.PAGE\.REMOVE ' "$WORK/run.log")"
+[ "$removed" -ge 1536 ] || fail "TDH.MEM.PAGE.REMOVE: expected >= 1536 successful calls (1024 for the conversions, 512 at teardown), got $removed"
+ok "RANGE.BLOCK, TRACK and PAGE.REMOVE succeeded for the conversions while the TD ran"
