@@ -1,5 +1,5 @@
 /* Injection engine: triggers, filters, determinism, lock holds, statistics. */
-#include "harness.h"
+#include "td-harness.h"
 
 static struct tdxt_platform *ready_platform(uint64_t seed)
 {
@@ -243,8 +243,44 @@ static void test_sys_busy_stats(void)
     tdxt_free(p);
 }
 
+/* Holds on locks inside a TD are dropped when the TD is freed, not left
+ * pointing into freed memory; clear messages for locks that do not exist. */
+static void test_holds_of_a_dead_td(void)
+{
+    struct tdx_platform_desc d = tdxt_desc(2, 1);
+    struct tdxt_platform *p = tdxt_new(&d);
+    struct tdx_hold_info hi;
+    struct tdt_td td;
+    char err[160];
+    int tree, epoch;
+
+    tdxt_boot(p);
+    tdt_next_page = TDT_POOL_BASE;
+    tdt_create(p, &td, 2);
+    tdt_init(p, &td, 1);
+    TDXT_EXPECT(tdx_inject_hold_lock(p->m, TDX_NAMED_SEPT_TREE, td.tdcx[0], 0,
+                                     TDX_LOCK_SHARED, 0, err, sizeof(err)) < 0 &&
+                strstr(err, "not the TDR page of a TD"), "TDCX page as a TDR: %s", err);
+    TDXT_EXPECT(tdx_inject_hold_lock(p->m, TDX_NAMED_PKG_KEY, 5, 0, TDX_LOCK_SHARED, 0,
+                                     err, sizeof(err)) < 0 &&
+                strstr(err, "package 5 does not exist"), "package 5: %s", err);
+    tree = tdx_inject_hold_lock(p->m, TDX_NAMED_SEPT_TREE, td.tdr, 0, TDX_LOCK_SHARED, 0,
+                                err, sizeof(err));
+    epoch = tdx_inject_hold_lock(p->m, TDX_NAMED_TD_EPOCH, td.tdr, 0, TDX_LOCK_SHARED, 0,
+                                 err, sizeof(err));
+    TDXT_EXPECT(tree >= 0 && epoch >= 0, "hold tree/epoch: %s", err);
+    tdt_release_hkid(p, &td);
+    tdt_reclaim_all(p, &td);
+    TDXT_EXPECT(!tdx_inject_get_hold(p->m, tree, &hi) &&
+                !tdx_inject_get_hold(p->m, epoch, &hi), "holds outlived their TD");
+    TDXT_EXPECT(!tdx_inject_release_hold(p->m, tree), "dead TD's hold released twice");
+    TDXT_EXPECT_INVARIANTS(p, "holds of a dead TD");
+    tdxt_free(p);
+}
+
 int main(void)
 {
+    test_holds_of_a_dead_td();
     test_listing();
     test_sys_busy_stats();
     test_triggers();

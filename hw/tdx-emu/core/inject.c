@@ -280,8 +280,27 @@ int tdx_inject_hold_lock(struct tdx_module *m, enum tdx_named_lock what,
     }
     lock = inj->resolver[what](m, key, gpa, &kind);
     if (!lock) {
-        snprintf(err, errlen, "no such lock (key %#llx, gpa %#llx)",
-                 (unsigned long long)key, (unsigned long long)gpa);
+        const unsigned long long k = key, g = gpa;
+
+        switch (what) {
+        case TDX_NAMED_PKG_KEY:
+            snprintf(err, errlen, "no such lock: package %llu does not exist "
+                     "(%u packages)", k, m->desc.num_pkgs);
+            break;
+        case TDX_NAMED_PAMT:
+            snprintf(err, errlen, "no such lock: %#llx is not in a CMR (no PAMT "
+                     "entry)", k);
+            break;
+        case TDX_NAMED_SEPT_ENTRY:
+            snprintf(err, errlen, "no such lock: %#llx is not the TDR page of an "
+                     "initialized TD, or GPA %#llx is not a private GPA of it",
+                     k, g);
+            break;
+        default:
+            snprintf(err, errlen, "no such lock: %#llx is not the TDR page of a TD",
+                     k);
+            break;
+        }
         return -1;
     }
     if (kind == TDX_LOCK_MUTEX) {
@@ -350,6 +369,23 @@ void tdx_inject_expire_holds(struct tdx_module *m)
         expired = h->used && h->until_ns && now >= h->until_ns;
         pthread_mutex_unlock(&m->inject.mutex);
         if (expired) {
+            tdx_inject_release_hold(m, i);
+        }
+    }
+}
+
+void tdx_inject_forget_td(struct tdx_module *m, uint64_t tdr_pa)
+{
+    for (int i = 0; i < TDX_INJECT_MAX_RULES; i++) {
+        struct tdx_hold_slot *h = &m->inject.hold[i];
+        bool inside;
+
+        pthread_mutex_lock(&m->inject.mutex);
+        inside = h->used && h->key == tdr_pa &&
+                 (h->what == TDX_NAMED_TDCS_OP_STATE || h->what == TDX_NAMED_SEPT_TREE ||
+                  h->what == TDX_NAMED_SEPT_ENTRY || h->what == TDX_NAMED_TD_EPOCH);
+        pthread_mutex_unlock(&m->inject.mutex);
+        if (inside) {
             tdx_inject_release_hold(m, i);
         }
     }

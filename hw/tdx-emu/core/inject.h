@@ -162,6 +162,9 @@ struct tdx_call;
 uint64_t tdx_inject_at_lock_point(struct tdx_call *c, uint64_t busy_status);
 /* Drop lock holds whose time is up. */
 void tdx_inject_expire_holds(struct tdx_module *m);
+/* The TD of `tdr_pa` is being freed: drop the holds on locks inside it
+ * (op-state, S-EPT tree and entries, epoch), which would dangle. */
+void tdx_inject_forget_td(struct tdx_module *m, uint64_t tdr_pa);
 /* Is `lock` currently held by a hold rule (for the invariant checker)? */
 bool tdx_inject_holds(struct tdx_module *m, const struct tdx_lock *lock);
 
