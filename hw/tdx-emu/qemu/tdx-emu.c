@@ -25,6 +25,7 @@
 #include "../trace.h"
 #include "../core/tdx-core.h"
 #include "tdx-emu.h"
+#include "tdx-emu-inject.h"
 #include "td-guest.h"
 
 /*
@@ -94,6 +95,34 @@ static void tdx_emu_set_int(Object *obj, Visitor *v, const char *name,
     } else {
         *(uint32_t *)field = value;
     }
+}
+
+static char *tdx_emu_get_inject(Object *obj, Error **errp)
+{
+    return g_strdup(TDX_EMU(obj)->inject ?: "");
+}
+
+/* Parsed (and checked but for the LP range) now, armed at machine done. */
+static void tdx_emu_set_inject(Object *obj, const char *value, Error **errp)
+{
+    TdxEmuState *s = TDX_EMU(obj);
+    GPtrArray *rules;
+
+    if (s->complete) {
+        error_setg(errp, "tdx-emu: 'inject' cannot be changed once the object "
+                   "is created; use the QMP command tdx-emu-inject-add");
+        return;
+    }
+    rules = tdx_emu_parse_inject(value, errp);
+    if (!rules) {
+        return;
+    }
+    if (s->inject_rules) {
+        g_ptr_array_unref(s->inject_rules);
+    }
+    s->inject_rules = rules;
+    g_free(s->inject);
+    s->inject = g_strdup(value);
 }
 
 static char *tdx_emu_get_busy_status(Object *obj, Error **errp)
@@ -263,6 +292,10 @@ static void tdx_emu_machine_done(Notifier *n, void *unused)
     }
     s->td_entries = g_new0(TdxEmuTdEntry, desc.num_lps);
     s->module = m;
+    if (!tdx_emu_arm_boot_rules(s, &err)) {
+        error_report_err(err);
+        exit(1);
+    }
 }
 
 static void tdx_emu_complete(UserCreatable *uc, Error **errp)
@@ -309,6 +342,10 @@ static void tdx_emu_instance_finalize(Object *obj)
     }
     tdx_module_destroy(s->module);
     g_free(s->td_entries);
+    g_free(s->inject);
+    if (s->inject_rules) {
+        g_ptr_array_unref(s->inject_rules);
+    }
 }
 
 static void tdx_emu_class_init(ObjectClass *oc, void *data)
@@ -326,6 +363,12 @@ static void tdx_emu_class_init(ObjectClass *oc, void *data)
                                   (void *)p);
         object_class_property_set_description(oc, p->name, p->desc);
     }
+    object_class_property_add_str(oc, "inject", tdx_emu_get_inject,
+                                  tdx_emu_set_inject);
+    object_class_property_set_description(oc, "inject",
+        "status-injection rules armed from boot: rules separated by ';', each "
+        "key=value separated by ':', e.g. "
+        "leaf=TDH.MEM.PAGE.AUG:operand=0x92:every=3");
     object_class_property_add_str(oc, "busy-status", tdx_emu_get_busy_status,
                                   NULL);
     object_class_property_set_description(oc, "busy-status",
