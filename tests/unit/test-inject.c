@@ -1,5 +1,5 @@
 /* Injection engine: triggers, filters, determinism, lock holds, statistics. */
-#include "harness.h"
+#include "td-harness.h"
 
 static struct tdxt_platform *ready_platform(uint64_t seed)
 {
@@ -157,8 +157,132 @@ static void test_timed_hold(void)
     tdxt_free(p);
 }
 
+/* Listing rules and holds as a monitor does, and the names it prints. */
+static void test_listing(void)
+{
+    struct tdxt_platform *p = ready_platform(1);
+    struct tdx_status_rule rule = {
+        .leaf = TDH_SYS_LP_INIT, .operand = TDX_OPERAND_ID_SYS,
+        .when = TDX_INJECT_EVERY, .n = 2, .lp_mask = 1,
+    };
+    struct tdx_status_rule_info ri;
+    struct tdx_hold_info hi;
+    char err[128];
+    int id, hold, n = 0;
+
+    id = tdx_inject_add_status_rule(p->m, &rule, err, sizeof(err));
+    TDXT_EXPECT(id >= 0, "add: %s", err);
+    for (int i = 0; i < 5; i++) {
+        lp_init(p, 0);
+        lp_init(p, 1);      /* filtered out: not a match */
+    }
+    TDXT_EXPECT(tdx_inject_get_status_rule(p->m, id, &ri), "rule %d not listed", id);
+    TDXT_EXPECT(ri.matches == 5 && ri.fired == 2, "matches %llu fired %llu, "
+                "expected 5 and 2", (unsigned long long)ri.matches,
+                (unsigned long long)ri.fired);
+    TDXT_EXPECT(ri.rule.leaf == TDH_SYS_LP_INIT && ri.rule.n == 2 &&
+                ri.rule.when == TDX_INJECT_EVERY && ri.rule.lp_mask == 1,
+                "rule read back differs");
+    for (int i = 0; i < TDX_INJECT_MAX_RULES; i++) {
+        n += tdx_inject_get_status_rule(p->m, i, &ri);
+    }
+    TDXT_EXPECT(n == 1, "%d rules listed, expected 1", n);
+    TDXT_EXPECT(!tdx_inject_get_status_rule(p->m, -1, &ri) &&
+                !tdx_inject_get_status_rule(p->m, TDX_INJECT_MAX_RULES, &ri),
+                "bogus rule ids listed");
+    tdx_inject_remove_status_rule(p->m, id);
+    TDXT_EXPECT(!tdx_inject_get_status_rule(p->m, id, &ri), "removed rule listed");
+
+    hold = tdx_inject_hold_lock(p->m, TDX_NAMED_PKG_KEY, 0, 0, TDX_LOCK_SHARED, 1000,
+                                err, sizeof(err));
+    TDXT_EXPECT(hold >= 0, "hold: %s", err);
+    TDXT_EXPECT(tdx_inject_get_hold(p->m, hold, &hi) && hi.what == TDX_NAMED_PKG_KEY &&
+                hi.mode == TDX_LOCK_EXCLUSIVE && hi.until_ns,
+                "hold read back differs (a mutex is always held exclusive)");
+    atomic_fetch_add(&p->now_ns, 1000);
+    TDXT_EXPECT(!tdx_inject_get_hold(p->m, hold, &hi), "expired hold listed");
+    TDXT_EXPECT(!tdx_inject_release_hold(p->m, hold), "expired hold not released");
+    TDXT_EXPECT(!tdx_inject_get_hold(p->m, 99, &hi), "bogus hold id listed");
+
+    TDXT_EXPECT(!strcmp(tdx_named_lock_name(TDX_NAMED_SEPT_ENTRY), "sept-entry") &&
+                !strcmp(tdx_named_lock_name(TDX_NAMED_TD_EPOCH), "td-epoch") &&
+                !tdx_named_lock_name(TDX_NAMED_LOCK_COUNT), "lock names");
+    TDXT_EXPECT(!strcmp(tdx_inject_when_name(TDX_INJECT_PROB), "probability") &&
+                !tdx_inject_when_name((enum tdx_inject_when)9), "trigger names");
+    TDXT_EXPECT(tdx_host_leaf_by_name("TDH.MEM.PAGE.AUG") == TDH_MEM_PAGE_AUG &&
+                tdx_host_leaf_by_name("tdh_mem_page_aug") == TDH_MEM_PAGE_AUG &&
+                tdx_host_leaf_by_name("TDH.SYS.DISABLE") == TDH_SYS_DISABLE &&
+                tdx_host_leaf_by_name("TDH.MEM.PAGE") < 0 &&
+                tdx_host_leaf_by_name("TDH.MEM.PAGE.AUGX") < 0 &&
+                tdx_host_leaf_by_name("") < 0 && tdx_host_leaf_by_name(NULL) < 0,
+                "leaf names");
+    TDXT_EXPECT_INVARIANTS(p, "listing");
+    tdxt_free(p);
+}
+
+/* TDX_SYS_BUSY has no operand: statistics count it under the SYS operand. */
+static void test_sys_busy_stats(void)
+{
+    struct tdxt_platform *p = ready_platform(1);
+    const struct tdx_stats *st = tdx_module_stats(p->m);
+    char err[128];
+    int hold = tdx_inject_hold_lock(p->m, TDX_NAMED_GLOBAL, 0, 0, TDX_LOCK_EXCLUSIVE,
+                                    0, err, sizeof(err));
+
+    TDXT_EXPECT(hold >= 0, "hold global: %s", err);
+    TDXT_EXPECT_STATUS(lp_init(p, 0), TDX_SYS_BUSY, "LP.INIT vs global");
+    TDXT_EXPECT(st->busy[TDH_SYS_LP_INIT][TDX_OPERAND_ID_SYS] == 1 &&
+                st->errors[TDH_SYS_LP_INIT] == 0,
+                "SYS_BUSY counted as busy %llu, errors %llu",
+                (unsigned long long)st->busy[TDH_SYS_LP_INIT][TDX_OPERAND_ID_SYS],
+                (unsigned long long)st->errors[TDH_SYS_LP_INIT]);
+    tdx_inject_release_hold(p->m, hold);
+    tdx_module_reset_stats(p->m);
+    TDXT_EXPECT(st->busy[TDH_SYS_LP_INIT][TDX_OPERAND_ID_SYS] == 0 &&
+                st->calls[TDH_SYS_LP_INIT] == 0, "reset");
+    tdxt_free(p);
+}
+
+/* Holds on locks inside a TD are dropped when the TD is freed, not left
+ * pointing into freed memory; clear messages for locks that do not exist. */
+static void test_holds_of_a_dead_td(void)
+{
+    struct tdx_platform_desc d = tdxt_desc(2, 1);
+    struct tdxt_platform *p = tdxt_new(&d);
+    struct tdx_hold_info hi;
+    struct tdt_td td;
+    char err[160];
+    int tree, epoch;
+
+    tdxt_boot(p);
+    tdt_next_page = TDT_POOL_BASE;
+    tdt_create(p, &td, 2);
+    tdt_init(p, &td, 1);
+    TDXT_EXPECT(tdx_inject_hold_lock(p->m, TDX_NAMED_SEPT_TREE, td.tdcx[0], 0,
+                                     TDX_LOCK_SHARED, 0, err, sizeof(err)) < 0 &&
+                strstr(err, "not the TDR page of a TD"), "TDCX page as a TDR: %s", err);
+    TDXT_EXPECT(tdx_inject_hold_lock(p->m, TDX_NAMED_PKG_KEY, 5, 0, TDX_LOCK_SHARED, 0,
+                                     err, sizeof(err)) < 0 &&
+                strstr(err, "package 5 does not exist"), "package 5: %s", err);
+    tree = tdx_inject_hold_lock(p->m, TDX_NAMED_SEPT_TREE, td.tdr, 0, TDX_LOCK_SHARED, 0,
+                                err, sizeof(err));
+    epoch = tdx_inject_hold_lock(p->m, TDX_NAMED_TD_EPOCH, td.tdr, 0, TDX_LOCK_SHARED, 0,
+                                 err, sizeof(err));
+    TDXT_EXPECT(tree >= 0 && epoch >= 0, "hold tree/epoch: %s", err);
+    tdt_release_hkid(p, &td);
+    tdt_reclaim_all(p, &td);
+    TDXT_EXPECT(!tdx_inject_get_hold(p->m, tree, &hi) &&
+                !tdx_inject_get_hold(p->m, epoch, &hi), "holds outlived their TD");
+    TDXT_EXPECT(!tdx_inject_release_hold(p->m, tree), "dead TD's hold released twice");
+    TDXT_EXPECT_INVARIANTS(p, "holds of a dead TD");
+    tdxt_free(p);
+}
+
 int main(void)
 {
+    test_holds_of_a_dead_td();
+    test_listing();
+    test_sys_busy_stats();
     test_triggers();
     test_determinism();
     test_rule_validation();

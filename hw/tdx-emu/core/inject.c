@@ -114,6 +114,79 @@ int64_t tdx_inject_fired(struct tdx_module *m, int id)
     return n;
 }
 
+bool tdx_inject_get_status_rule(struct tdx_module *m, int id,
+                                struct tdx_status_rule_info *out)
+{
+    bool found = false;
+
+    if (id < 0 || id >= TDX_INJECT_MAX_RULES) {
+        return false;
+    }
+    pthread_mutex_lock(&m->inject.mutex);
+    if (m->inject.status[id].used) {
+        out->rule = m->inject.status[id].rule;
+        out->matches = m->inject.status[id].matches;
+        out->fired = m->inject.status[id].fired;
+        found = true;
+    }
+    pthread_mutex_unlock(&m->inject.mutex);
+    return found;
+}
+
+bool tdx_inject_get_hold(struct tdx_module *m, int id, struct tdx_hold_info *out)
+{
+    struct tdx_hold_slot *h;
+    bool found = false, expired = false;
+
+    if (id < 0 || id >= TDX_INJECT_MAX_RULES) {
+        return false;
+    }
+    h = &m->inject.hold[id];
+    pthread_mutex_lock(&m->inject.mutex);
+    if (h->used) {
+        expired = h->until_ns && m->ops.clock_ns(m->opaque) >= h->until_ns;
+        out->what = h->what;
+        out->key = h->key;
+        out->gpa = h->gpa;
+        out->mode = h->mode;
+        out->until_ns = h->until_ns;
+        found = !expired;
+    }
+    pthread_mutex_unlock(&m->inject.mutex);
+    if (expired) {
+        tdx_inject_release_hold(m, id);
+    }
+    return found;
+}
+
+const char *tdx_named_lock_name(enum tdx_named_lock what)
+{
+    static const char *const names[TDX_NAMED_LOCK_COUNT] = {
+        [TDX_NAMED_GLOBAL] = "global",
+        [TDX_NAMED_PKG_KEY] = "pkg-key",
+        [TDX_NAMED_PAMT] = "pamt",
+        [TDX_NAMED_TDR] = "tdr",
+        [TDX_NAMED_TDCS_OP_STATE] = "tdcs-op-state",
+        [TDX_NAMED_SEPT_TREE] = "sept-tree",
+        [TDX_NAMED_SEPT_ENTRY] = "sept-entry",
+        [TDX_NAMED_TD_EPOCH] = "td-epoch",
+    };
+
+    return (unsigned)what < TDX_NAMED_LOCK_COUNT ? names[what] : NULL;
+}
+
+const char *tdx_inject_when_name(enum tdx_inject_when when)
+{
+    static const char *const names[] = {
+        [TDX_INJECT_NTH] = "nth",
+        [TDX_INJECT_EVERY] = "every",
+        [TDX_INJECT_PROB] = "probability",
+        [TDX_INJECT_FIRST] = "first",
+    };
+
+    return (unsigned)when <= TDX_INJECT_FIRST ? names[when] : NULL;
+}
+
 static bool rule_matches(const struct tdx_status_rule *r, const struct tdx_call *c,
                          uint32_t operand)
 {
@@ -207,8 +280,27 @@ int tdx_inject_hold_lock(struct tdx_module *m, enum tdx_named_lock what,
     }
     lock = inj->resolver[what](m, key, gpa, &kind);
     if (!lock) {
-        snprintf(err, errlen, "no such lock (key %#llx, gpa %#llx)",
-                 (unsigned long long)key, (unsigned long long)gpa);
+        const unsigned long long k = key, g = gpa;
+
+        switch (what) {
+        case TDX_NAMED_PKG_KEY:
+            snprintf(err, errlen, "no such lock: package %llu does not exist "
+                     "(%u packages)", k, m->desc.num_pkgs);
+            break;
+        case TDX_NAMED_PAMT:
+            snprintf(err, errlen, "no such lock: %#llx is not in a CMR (no PAMT "
+                     "entry)", k);
+            break;
+        case TDX_NAMED_SEPT_ENTRY:
+            snprintf(err, errlen, "no such lock: %#llx is not the TDR page of an "
+                     "initialized TD, or GPA %#llx is not a private GPA of it",
+                     k, g);
+            break;
+        default:
+            snprintf(err, errlen, "no such lock: %#llx is not the TDR page of a TD",
+                     k);
+            break;
+        }
         return -1;
     }
     if (kind == TDX_LOCK_MUTEX) {
@@ -277,6 +369,23 @@ void tdx_inject_expire_holds(struct tdx_module *m)
         expired = h->used && h->until_ns && now >= h->until_ns;
         pthread_mutex_unlock(&m->inject.mutex);
         if (expired) {
+            tdx_inject_release_hold(m, i);
+        }
+    }
+}
+
+void tdx_inject_forget_td(struct tdx_module *m, uint64_t tdr_pa)
+{
+    for (int i = 0; i < TDX_INJECT_MAX_RULES; i++) {
+        struct tdx_hold_slot *h = &m->inject.hold[i];
+        bool inside;
+
+        pthread_mutex_lock(&m->inject.mutex);
+        inside = h->used && h->key == tdr_pa &&
+                 (h->what == TDX_NAMED_TDCS_OP_STATE || h->what == TDX_NAMED_SEPT_TREE ||
+                  h->what == TDX_NAMED_SEPT_ENTRY || h->what == TDX_NAMED_TD_EPOCH);
+        pthread_mutex_unlock(&m->inject.mutex);
+        if (inside) {
             tdx_inject_release_hold(m, i);
         }
     }

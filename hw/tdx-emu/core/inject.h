@@ -103,6 +103,8 @@ struct tdx_stats {
     _Atomic uint64_t calls[TDX_MAX_LEAF];
     _Atomic uint64_t success[TDX_MAX_LEAF];
     _Atomic uint64_t errors[TDX_MAX_LEAF];            /* other than busy */
+    /* busy and busy-host-priority by operand ID; TDX_SYS_BUSY (no operand)
+     * under TDX_OPERAND_ID_SYS */
     _Atomic uint64_t busy[TDX_MAX_LEAF][TDX_STATS_OPERANDS];
     _Atomic uint64_t injected[TDX_MAX_LEAF];
 };
@@ -121,6 +123,34 @@ int64_t tdx_inject_fired(struct tdx_module *m, int id);
 void tdx_inject_set_resolver(struct tdx_module *m, enum tdx_named_lock what,
                              tdx_lock_resolver fn);
 
+/*
+ * Listing, for monitors: ids run from 0 to TDX_INJECT_MAX_RULES - 1; copy
+ * out one rule or hold with its counters, false when the slot is free. A
+ * timed hold whose time is up is released here and reported as gone.
+ */
+struct tdx_status_rule_info {
+    struct tdx_status_rule rule;
+    uint64_t matches;       /* matching lock points seen */
+    uint64_t fired;
+};
+
+struct tdx_hold_info {
+    enum tdx_named_lock what;
+    uint64_t key, gpa;
+    enum tdx_lock_mode mode;
+    uint64_t until_ns;      /* 0: until released; else on ops.clock_ns */
+};
+
+bool tdx_inject_get_status_rule(struct tdx_module *m, int id,
+                                struct tdx_status_rule_info *out);
+bool tdx_inject_get_hold(struct tdx_module *m, int id, struct tdx_hold_info *out);
+
+/* "global", "pkg-key", "pamt", "tdr", "tdcs-op-state", "sept-tree",
+ * "sept-entry", "td-epoch"; NULL when out of range. */
+const char *tdx_named_lock_name(enum tdx_named_lock what);
+/* "nth", "every", "probability", "first"; NULL when out of range. */
+const char *tdx_inject_when_name(enum tdx_inject_when when);
+
 const struct tdx_stats *tdx_module_stats(struct tdx_module *m);
 void tdx_module_reset_stats(struct tdx_module *m);
 
@@ -132,6 +162,9 @@ struct tdx_call;
 uint64_t tdx_inject_at_lock_point(struct tdx_call *c, uint64_t busy_status);
 /* Drop lock holds whose time is up. */
 void tdx_inject_expire_holds(struct tdx_module *m);
+/* The TD of `tdr_pa` is being freed: drop the holds on locks inside it
+ * (op-state, S-EPT tree and entries, epoch), which would dangle. */
+void tdx_inject_forget_td(struct tdx_module *m, uint64_t tdr_pa);
 /* Is `lock` currently held by a hold rule (for the invariant checker)? */
 bool tdx_inject_holds(struct tdx_module *m, const struct tdx_lock *lock);
 

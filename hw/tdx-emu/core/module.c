@@ -85,6 +85,30 @@ const char *tdx_host_leaf_name(unsigned leaf)
     return host_leaves[leaf].name ? host_leaves[leaf].name : host_leaf_names[leaf];
 }
 
+static bool leaf_name_equal(const char *want, const char *name)
+{
+    for (; *want && *name; want++, name++) {
+        char a = *want >= 'a' && *want <= 'z' ? *want - 'a' + 'A' : *want;
+
+        if ((a == '_' ? '.' : a) != *name) {
+            return false;
+        }
+    }
+    return !*want && !*name;
+}
+
+int tdx_host_leaf_by_name(const char *name)
+{
+    for (unsigned leaf = 0; name && leaf < TDX_MAX_LEAF; leaf++) {
+        const char *n = tdx_host_leaf_name(leaf);
+
+        if (n && leaf_name_equal(name, n)) {
+            return (int)leaf;
+        }
+    }
+    return -1;
+}
+
 static uint64_t default_clock_ns(void *opaque)
 {
     struct timespec ts;
@@ -478,6 +502,11 @@ void tdx_account_call(struct tdx_module *m, unsigned leaf, uint64_t status,
     atomic_fetch_add_explicit(&s->calls[leaf], 1, memory_order_relaxed);
     if (class == TDX_OPERAND_BUSY || class == TDX_OPERAND_BUSY_HOST_PRIORITY) {
         atomic_fetch_add_explicit(&s->busy[leaf][status & 0xFF], 1,
+                                  memory_order_relaxed);
+    } else if (class == TDX_SYS_BUSY) {
+        /* The global lock's busy carries no operand; count it under the
+         * SYS operand ID, the name injection rules give it. */
+        atomic_fetch_add_explicit(&s->busy[leaf][TDX_OPERAND_ID_SYS], 1,
                                   memory_order_relaxed);
     } else if (tdx_status_is_error(status)) {
         atomic_fetch_add_explicit(&s->errors[leaf], 1, memory_order_relaxed);

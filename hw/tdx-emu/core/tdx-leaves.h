@@ -79,6 +79,12 @@ enum tdx_guest_leaf {
 
 /* Name of a host leaf ("TDH.MEM.PAGE.AUG"), or NULL. */
 const char *tdx_host_leaf_name(unsigned leaf);
+/*
+ * Number of the host leaf called `name`, or -1. Case does not matter, and
+ * '_' stands for '.', so Linux's macro names work too ("tdh_mem_page_aug",
+ * "TDH_MEM_PAGE_AUG").
+ */
+int tdx_host_leaf_by_name(const char *name);
 /* Name of a guest leaf ("TDG.MEM.PAGE.ACCEPT"), or NULL. */
 const char *tdx_guest_leaf_name(unsigned leaf);
 

@@ -11,6 +11,7 @@
 #include "../core/tdx-core.h"
 #include "../core/inject.h"
 #include "tdx-emu.h"
+#include "tdx-emu-inject.h"
 
 void tdx_emu_print_info(TdxEmuState *s, GString *out)
 {
@@ -60,6 +61,7 @@ void tdx_emu_print_info(TdxEmuState *s, GString *out)
                                (uint64_t)st->errors[leaf], busy,
                                (uint64_t)st->injected[leaf]);
     }
+    tdx_emu_print_inject(s, out);
 }
 
 static int tdx_emu_info_one(Object *obj, void *opaque)

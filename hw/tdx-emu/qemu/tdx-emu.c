@@ -26,6 +26,7 @@
 #include "../trace.h"
 #include "../core/tdx-core.h"
 #include "tdx-emu.h"
+#include "tdx-emu-inject.h"
 #include "td-guest.h"
 
 /*
@@ -95,6 +96,34 @@ static void tdx_emu_set_int(Object *obj, Visitor *v, const char *name,
     } else {
         *(uint32_t *)field = value;
     }
+}
+
+static char *tdx_emu_get_inject(Object *obj, Error **errp)
+{
+    return g_strdup(TDX_EMU(obj)->inject ?: "");
+}
+
+/* Parsed (and checked but for the LP range) now, armed at machine done. */
+static void tdx_emu_set_inject(Object *obj, const char *value, Error **errp)
+{
+    TdxEmuState *s = TDX_EMU(obj);
+    GPtrArray *rules;
+
+    if (s->complete) {
+        error_setg(errp, "tdx-emu: 'inject' cannot be changed once the object "
+                   "is created; use the QMP command tdx-emu-inject-add");
+        return;
+    }
+    rules = tdx_emu_parse_inject(value, errp);
+    if (!rules) {
+        return;
+    }
+    if (s->inject_rules) {
+        g_ptr_array_unref(s->inject_rules);
+    }
+    s->inject_rules = rules;
+    g_free(s->inject);
+    s->inject = g_strdup(value);
 }
 
 static char *tdx_emu_get_busy_status(Object *obj, Error **errp)
@@ -276,9 +305,15 @@ static void tdx_emu_reset(void *opaque)
     TdxEmuState *s = opaque;
     unsigned num_lps;
 
+    Error *err = NULL;
+
     tdx_module_destroy(s->module);
     s->module = tdx_emu_new_module(s, &num_lps);
     memset(s->td_runs, 0, num_lps * sizeof(*s->td_runs));
+    /* Rules armed from the command line apply from every boot. */
+    if (!tdx_emu_arm_boot_rules(s, &err)) {
+        error_report_err(err);
+    }
     trace_tdx_emu_reset();
 }
 
@@ -287,8 +322,14 @@ static void tdx_emu_machine_done(Notifier *n, void *unused)
     TdxEmuState *s = container_of(n, TdxEmuState, machine_done);
     unsigned num_lps;
 
+    Error *err = NULL;
+
     s->module = tdx_emu_new_module(s, &num_lps);
     s->td_runs = g_new0(struct tdx_td_run, num_lps);
+    if (!tdx_emu_arm_boot_rules(s, &err)) {
+        error_report_err(err);
+        exit(1);
+    }
     qemu_register_reset(tdx_emu_reset, s);
 }
 
@@ -339,6 +380,10 @@ static void tdx_emu_instance_finalize(Object *obj)
     }
     tdx_module_destroy(s->module);
     g_free(s->td_runs);
+    g_free(s->inject);
+    if (s->inject_rules) {
+        g_ptr_array_unref(s->inject_rules);
+    }
 }
 
 static void tdx_emu_class_init(ObjectClass *oc, void *data)
@@ -356,6 +401,12 @@ static void tdx_emu_class_init(ObjectClass *oc, void *data)
                                   (void *)p);
         object_class_property_set_description(oc, p->name, p->desc);
     }
+    object_class_property_add_str(oc, "inject", tdx_emu_get_inject,
+                                  tdx_emu_set_inject);
+    object_class_property_set_description(oc, "inject",
+        "status-injection rules armed from boot: rules separated by ';', each "
+        "key=value separated by ':', e.g. "
+        "leaf=TDH.MEM.PAGE.AUG:operand=0x92:every=3");
     object_class_property_add_str(oc, "busy-status", tdx_emu_get_busy_status,
                                   NULL);
     object_class_property_set_description(oc, "busy-status",

@@ -27,6 +27,8 @@ struct TdxEmuState {
     uint32_t mktme_keyids;
     uint64_t seed;
     uint64_t hold_window_ns;
+    char *inject;                               /* as given */
+    GPtrArray *inject_rules;    /* TdxEmuInjectRule; armed at machine done */
 
     bool complete;
 
