@@ -69,6 +69,15 @@ if [ "$(cat "$BUILD/.tdx-emu-configure" 2>/dev/null)" != "${conf[*]}" ] || [ ! -
     echo "${conf[*]}" > "$BUILD/.tdx-emu-configure"
 fi
 
+# Built from another checkout before: its files' mtimes say nothing about
+# this one's (an older edit here looks "up to date" against objects built
+# from a fresher clone), so rebuild everything; ccache makes that cheap.
+if [ "$(cat "$BUILD/.tdx-emu-root" 2>/dev/null)" != "$TDX_EMU_ROOT" ]; then
+    [ -f "$BUILD/.tdx-emu-root" ] && log "overlay moved to $TDX_EMU_ROOT: rebuilding all objects"
+    ninja -C "$BUILD" -t clean >/dev/null 2>&1 || true
+    echo "$TDX_EMU_ROOT" > "$BUILD/.tdx-emu-root"
+fi
+
 t0=$(now_s)
 log "building QEMU in $BUILD"
 ninja -C "$BUILD" -j"$(nproc)" qemu-system-x86_64 >"$BUILD/ninja.log" 2>&1 ||

@@ -254,6 +254,12 @@ static void test_zero_step(void)
      * guest runs: PAGE.AUG / SEPT.ADD / BLOCK on another LP see BUSY|0x92. */
     TDXT_EXPECT_STATUS(enter(&e, 0, &out), TDX_SUCCESS, "enter, filter satisfied");
     TDXT_EXPECT(!out.synthetic_exit, "real entry");
+    TDXT_EXPECT(tdx_module_stats(e.p->m)->zero_step_entries >= 1 &&
+                tdx_module_stats(e.p->m)->zero_step_synthetic_exits == 1,
+                "zero-step stats: expected >= 1 tree-exclusive entry and 1 synthetic exit, "
+                "got %llu and %llu",
+                (unsigned long long)tdx_module_stats(e.p->m)->zero_step_entries,
+                (unsigned long long)tdx_module_stats(e.p->m)->zero_step_synthetic_exits);
     TDXT_EXPECT_STATUS(st_leaf(&e, 1, TDH_MEM_PAGE_AUG, gpa + 0x1000, 0, tdt_page(), NULL),
                        TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT, "AUG vs zero-step entry");
     TDXT_EXPECT_STATUS(st_leaf(&e, 1, TDH_MEM_SEPT_ADD, GPA + (2ULL << 20), 1, tdt_page(), NULL),

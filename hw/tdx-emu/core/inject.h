@@ -107,6 +107,11 @@ struct tdx_stats {
      * under TDX_OPERAND_ID_SYS */
     _Atomic uint64_t busy[TDX_MAX_LEAF][TDX_STATS_OPERANDS];
     _Atomic uint64_t injected[TDX_MAX_LEAF];
+    /* Zero-step mitigation (vp-enter.c): VP.ENTERs that took the S-EPT
+     * tree exclusively and went in, and those it turned into a synthetic
+     * EPT-violation exit. */
+    _Atomic uint64_t zero_step_entries;
+    _Atomic uint64_t zero_step_synthetic_exits;
 };
 
 /* Rules: return a rule id >= 0, or -1 with a reason in err. */

@@ -159,6 +159,8 @@ uint64_t tdx_vp_enter_begin(struct tdx_module *m, unsigned lp,
             atomic_fetch_sub(&td->epoch_refcount[epoch & 1], 1);
             tdx_call_unlock_all(&c);
             out->synthetic_exit = true;
+            atomic_fetch_add_explicit(&m->stats.zero_step_synthetic_exits, 1,
+                                      memory_order_relaxed);
             out->exit_regs.rax = TDX_EXIT_REASON_EPT_VIOLATION;
             out->exit_regs.rcx = EPT_QUAL_WRITE;
             out->exit_regs.r8 = p->epf_gpa[i] & ~0xFFFULL;
@@ -166,6 +168,10 @@ uint64_t tdx_vp_enter_begin(struct tdx_module *m, unsigned lp,
         }
     }
 
+    if (tree) {
+        atomic_fetch_add_explicit(&m->stats.zero_step_entries, 1,
+                                  memory_order_relaxed);
+    }
     /* Cannot fail from here. Held now: TDVPR, TDR, OP_STATE[, tree].
      * OP_STATE goes before entry; TDVPR and TDR stay with the vCPU. */
     tdx_lock_release(c.held[2].lock, c.held[2].mode);

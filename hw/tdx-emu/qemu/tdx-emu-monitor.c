@@ -43,8 +43,12 @@ void tdx_emu_print_info(TdxEmuState *s, GString *out)
                                    info.pages_by_type[t]);
         }
     }
-    g_string_append(out, "\n  SEAMCALLs (leaf: calls ok error busy injected):\n");
     st = tdx_module_stats(s->module);
+    g_string_append_printf(out, "\n  zero-step: %" PRIu64 " VP.ENTER took the S-EPT tree "
+                           "exclusively, %" PRIu64 " synthetic EPT-violation exits",
+                           (uint64_t)st->zero_step_entries,
+                           (uint64_t)st->zero_step_synthetic_exits);
+    g_string_append(out, "\n  SEAMCALLs (leaf: calls ok error busy injected):\n");
     for (unsigned leaf = 0; leaf < TDX_MAX_LEAF; leaf++) {
         uint64_t busy = 0;
 
