@@ -9,6 +9,7 @@
 
 #include "qemu/osdep.h"
 #include "libqtest.h"
+#include "tdx-emu/tdx-emu-qtest.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "qobject/qnum.h"
@@ -40,8 +41,6 @@
 #define OP_SYS      0xB8
 #define OP_KET      0xBB
 
-#define RAM         (2ULL << 30)
-#define PAMT        (1ULL << 30)
 #define POOL        0x10000000ULL   /* pages donated to the module */
 #define PARAMS_PA   0x100000ULL     /* TD_PARAMS */
 #define GPA         0x80000000ULL
@@ -60,34 +59,11 @@ static uint64_t page(void)
     return pa;
 }
 
-static uint64_t get_u64(QDict *d, const char *key)
-{
-    return qnum_get_uint(qobject_to(QNum, qdict_get(d, key)));
-}
-
 static uint64_t seamcall(QTestState *qts, unsigned lp, uint64_t rax, uint64_t rcx,
                          uint64_t rdx, uint64_t r8)
 {
-    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'x-tdx-emu-seamcall', 'arguments': "
-                           "{ 'id': 'tdx0', 'lp': %u, 'regs': { 'rax': %" PRIu64
-                           ", 'rcx': %" PRIu64 ", 'rdx': %" PRIu64
-                           ", 'r8': %" PRIu64 " } } }", lp, rax, rcx, rdx, r8);
-    uint64_t status;
-
-    g_assert(qdict_haskey(rsp, "return"));
-    status = get_u64(qdict_get_qdict(rsp, "return"), "rax");
-    qobject_unref(rsp);
-    return status;
+    return tdx_doorbell(qts, lp, rax, rcx, rdx, r8, NULL, NULL);
 }
-
-#define EXPECT_STATUS(got, want) do {                                       \
-    uint64_t g_ = (got), w_ = (want);                                       \
-    if (g_ != w_) {                                                         \
-        g_test_message("%s: expected status 0x%016" PRIx64 ", got 0x%016"  \
-                       PRIx64, #got, w_, g_);                               \
-    }                                                                       \
-    g_assert_cmphex(g_, ==, w_);                                            \
-} while (0)
 
 /* A QMP command that must succeed; its "return" (caller unrefs rsp). */
 static QObject *qmp_ok(QTestState *qts, QDict **rsp, const char *fmt, ...)
@@ -235,31 +211,6 @@ static void lock_row(QTestState *qts, const char *lock, const uint64_t *key,
     g_assert_cmpuint(busy_count(qts, rax & 0xFFFF, operand, NULL), ==, before + 1);
     release(qts, id);
     EXPECT_STATUS(seamcall(qts, 1, rax, rcx, rdx, r8), TDX_SUCCESS);
-}
-
-/* One TDMR over all RAM, PAMTs at 1 GiB (Linux's layout). */
-static uint64_t write_tdmr_info(QTestState *qts)
-{
-    const uint64_t info_pa = 0x2000, array_pa = 0x1000;
-    uint64_t info[8 + 2 * 16] = { 0 };
-    uint64_t p1g = 4096, p2m = RAM / (2 << 20) * 16, p4k = RAM / 4096 * 16;
-
-    p2m = (p2m + 4095) & ~4095ULL;
-    info[1] = RAM;
-    info[2] = PAMT;
-    info[3] = p1g;
-    info[4] = PAMT + p1g;
-    info[5] = p2m;
-    info[6] = PAMT + p1g + p2m;
-    info[7] = p4k;
-    info[8] = PAMT;
-    info[9] = p1g + p2m + p4k;
-    for (int i = 0; i < 8 + 32; i++) {
-        info[i] = cpu_to_le64(info[i]);
-    }
-    qtest_memwrite(qts, info_pa, info, sizeof(info));
-    qtest_writeq(qts, array_pa, info_pa);
-    return array_pa;
 }
 
 /*

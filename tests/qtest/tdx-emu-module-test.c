@@ -8,6 +8,7 @@
 
 #include "qemu/osdep.h"
 #include "libqtest.h"
+#include "tdx-emu/tdx-emu-qtest.h"
 #include "qobject/qdict.h"
 #include "qemu/bswap.h"
 #include "qobject/qnum.h"
@@ -23,77 +24,6 @@
 #define TDX_OPERAND_INVALID_RCX     0xC000010000000001ULL
 #define TDX_SYS_LP_INIT_NOT_DONE    0xC000050200000000ULL
 
-#define RAM      (2ULL << 30)
-#define PAMT     (1ULL << 30)
-
-/* Registers are full 64-bit values: read them as unsigned. */
-static uint64_t get_u64(QDict *d, const char *key)
-{
-    return qnum_get_uint(qobject_to(QNum, qdict_get(d, key)));
-}
-
-static uint64_t seamcall(QTestState *qts, unsigned lp, uint64_t rax,
-                         uint64_t rcx, uint64_t rdx, uint64_t r8,
-                         uint64_t *rdx_out, uint64_t *r8_out)
-{
-    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'x-tdx-emu-seamcall', 'arguments': "
-                           "{ 'id': 'tdx0', 'lp': %u, 'regs': { 'rax': %" PRIu64
-                           ", 'rcx': %" PRIu64 ", 'rdx': %" PRIu64
-                           ", 'r8': %" PRIu64 " } } }", lp, rax, rcx, rdx, r8);
-    QDict *ret;
-    uint64_t status;
-
-    if (!qdict_haskey(rsp, "return")) {
-        g_test_message("x-tdx-emu-seamcall leaf %" PRIu64 ": QMP error", rax);
-    }
-    g_assert(qdict_haskey(rsp, "return"));
-    ret = qdict_get_qdict(rsp, "return");
-    status = get_u64(ret, "rax");
-    if (rdx_out) {
-        *rdx_out = get_u64(ret, "rdx");
-    }
-    if (r8_out) {
-        *r8_out = get_u64(ret, "r8");
-    }
-    qobject_unref(rsp);
-    return status;
-}
-
-#define EXPECT_STATUS(got, want) do {                                       \
-    uint64_t g_ = (got), w_ = (want);                                       \
-    if (g_ != w_) {                                                         \
-        g_test_message("%s: expected status 0x%016" PRIx64 ", got 0x%016"  \
-                       PRIx64, #got, w_, g_);                               \
-    }                                                                       \
-    g_assert_cmphex(g_, ==, w_);                                            \
-} while (0)
-
-/* One TDMR over all RAM, PAMTs at 1 GiB and reserved (Linux's layout). */
-static uint64_t write_tdmr_info(QTestState *qts)
-{
-    const uint64_t info_pa = 0x2000, array_pa = 0x1000;
-    uint64_t info[8 + 2 * 16] = { 0 };
-    uint64_t p1g = 4096, p2m = RAM / (2 << 20) * 16, p4k = RAM / 4096 * 16;
-
-    p2m = (p2m + 4095) & ~4095ULL;
-    info[0] = 0;
-    info[1] = RAM;
-    info[2] = PAMT;
-    info[3] = p1g;
-    info[4] = PAMT + p1g;
-    info[5] = p2m;
-    info[6] = PAMT + p1g + p2m;
-    info[7] = p4k;
-    info[8] = PAMT;
-    info[9] = p1g + p2m + p4k;
-    for (int i = 0; i < 8 + 32; i++) {
-        info[i] = cpu_to_le64(info[i]);
-    }
-    qtest_memwrite(qts, info_pa, info, sizeof(info));
-    qtest_writeq(qts, array_pa, info_pa);
-    return array_pa;
-}
-
 static void test_bring_up(void)
 {
     QTestState *qts = qtest_init("-machine q35 -accel tcg -nodefaults -m 2G -smp 2 "
@@ -103,21 +33,21 @@ static void test_bring_up(void)
     char *info;
     int calls = 0;
 
-    EXPECT_STATUS(seamcall(qts, 0, TDH_SYS_RD, 0, 0x0A00000300000008ULL, 0, NULL, NULL),
+    EXPECT_STATUS(tdx_doorbell(qts, 0, TDH_SYS_RD, 0, 0x0A00000300000008ULL, 0, NULL, NULL),
                   TDX_SYS_LP_INIT_NOT_DONE);
-    EXPECT_STATUS(seamcall(qts, 0, TDH_SYS_INIT, 0, 0, 0, NULL, NULL), TDX_SUCCESS);
-    EXPECT_STATUS(seamcall(qts, 0, TDH_SYS_LP_INIT, 0, 0, 0, NULL, NULL), TDX_SUCCESS);
-    EXPECT_STATUS(seamcall(qts, 1, TDH_SYS_LP_INIT, 0, 0, 0, NULL, NULL), TDX_SUCCESS);
-    EXPECT_STATUS(seamcall(qts, 1, TDH_SYS_RD, 0, 0x0A00000300000008ULL, 0, &rdx, &r8),
+    EXPECT_STATUS(tdx_doorbell(qts, 0, TDH_SYS_INIT, 0, 0, 0, NULL, NULL), TDX_SUCCESS);
+    EXPECT_STATUS(tdx_doorbell(qts, 0, TDH_SYS_LP_INIT, 0, 0, 0, NULL, NULL), TDX_SUCCESS);
+    EXPECT_STATUS(tdx_doorbell(qts, 1, TDH_SYS_LP_INIT, 0, 0, 0, NULL, NULL), TDX_SUCCESS);
+    EXPECT_STATUS(tdx_doorbell(qts, 1, TDH_SYS_RD, 0, 0x0A00000300000008ULL, 0, &rdx, &r8),
                   TDX_SUCCESS);
     g_assert_cmphex(r8 & (1ULL << 20), !=, 0);     /* TOPOLOGY_ENUM */
-    EXPECT_STATUS(seamcall(qts, 0, TDH_SYS_CONFIG, write_tdmr_info(qts) + 8, 1, 1,
+    EXPECT_STATUS(tdx_doorbell(qts, 0, TDH_SYS_CONFIG, write_tdmr_info(qts) + 8, 1, 1,
                            NULL, NULL), TDX_OPERAND_INVALID_RCX);
-    EXPECT_STATUS(seamcall(qts, 0, TDH_SYS_CONFIG, write_tdmr_info(qts), 1, 1,
+    EXPECT_STATUS(tdx_doorbell(qts, 0, TDH_SYS_CONFIG, write_tdmr_info(qts), 1, 1,
                            NULL, NULL), TDX_SUCCESS);
-    EXPECT_STATUS(seamcall(qts, 0, TDH_SYS_KEY_CONFIG, 0, 0, 0, NULL, NULL), TDX_SUCCESS);
+    EXPECT_STATUS(tdx_doorbell(qts, 0, TDH_SYS_KEY_CONFIG, 0, 0, 0, NULL, NULL), TDX_SUCCESS);
     while (next < RAM && calls++ < 16) {
-        EXPECT_STATUS(seamcall(qts, calls % 2, TDH_SYS_TDMR_INIT, 0, 0, 0, &next, NULL),
+        EXPECT_STATUS(tdx_doorbell(qts, calls % 2, TDH_SYS_TDMR_INIT, 0, 0, 0, &next, NULL),
                       TDX_SUCCESS);
     }
     g_assert_cmphex(next, ==, RAM);
@@ -144,7 +74,7 @@ static void test_bring_up(void)
     g_assert(strstr(info, "module state: SYSINIT_PENDING"));
     g_assert(strstr(info, "LPs initialized: 0/2"));
     g_free(info);
-    EXPECT_STATUS(seamcall(qts, 1, TDH_SYS_INIT, 0, 0, 0, NULL, NULL), TDX_SUCCESS);
+    EXPECT_STATUS(tdx_doorbell(qts, 1, TDH_SYS_INIT, 0, 0, 0, NULL, NULL), TDX_SUCCESS);
 
     /* Bad doorbell input is a QMP error, not a crash. */
     rsp = qtest_qmp(qts, "{ 'execute': 'x-tdx-emu-seamcall', 'arguments': "
