@@ -71,6 +71,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -767,6 +768,23 @@ static void load_payload(struct tdvmm *t)
     close(fd);
 }
 
+/*
+ * A TD-build ioctl failed with EBUSY (the module reported
+ * TDX_OPERAND_BUSY): say so and allow a bounded number of retries, as the
+ * KVM TDX API expects of userspace. False once the budget is spent.
+ */
+static bool busy_retry(const char *step)
+{
+    static unsigned retries;
+
+    if (retries >= 1000) {
+        return false;
+    }
+    retries++;
+    printf("TDX-EMU-L1: tdvmm %s EBUSY, retrying (%u)\n", step, retries);
+    return true;
+}
+
 static void add_initial_memory(struct tdvmm *t)
 {
     uint64_t hw_error;
@@ -788,6 +806,11 @@ static void add_initial_memory(struct tdvmm *t)
         if (tdx_op(t->vcpu_fd[0], KVM_TDX_INIT_MEM_REGION,
                    KVM_TDX_MEASURE_MEMORY_REGION, (uintptr_t)&region,
                    &hw_error) < 0 && errno != EINTR && errno != EAGAIN) {
+            /* TDH.MEM.PAGE.ADD contended: KVM says EBUSY and leaves the
+             * region where it stopped; userspace retries (busy path G1). */
+            if (errno == EBUSY && busy_retry("init-mem-region")) {
+                continue;
+            }
             fail("init-mem-region", hw_error);
         }
     }
@@ -807,8 +830,11 @@ static void finalize_td(struct tdvmm *t)
 {
     uint64_t hw_error;
 
-    if (tdx_op(t->vm_fd, KVM_TDX_FINALIZE_VM, 0, 0, &hw_error) < 0) {
-        fail("finalize", hw_error);
+    /* TDH.MR.FINALIZE contended: EBUSY, retried by userspace (path M4). */
+    while (tdx_op(t->vm_fd, KVM_TDX_FINALIZE_VM, 0, 0, &hw_error) < 0) {
+        if (errno != EBUSY || !busy_retry("finalize")) {
+            fail("finalize", hw_error);
+        }
     }
     printf("TDX-EMU-L1: tdvmm finalized\n");
 }
