@@ -411,4 +411,5 @@ const struct tdx_stats *tdx_module_stats(struct tdx_module *m)
 void tdx_module_reset_stats(struct tdx_module *m)
 {
     memset(&m->stats, 0, sizeof(m->stats));
+    tdx_module_reset_path_stats(m);
 }

@@ -751,6 +751,7 @@ uint64_t tdx_sept_guest_accept(struct tdx_module *m, struct tdx_td *td,
     st = tdx_call_lock(&c, &t->lock[idx], TDX_LOCK_HP_SHAREX, TDX_LOCK_EXCLUSIVE,
                        TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
     if (st != TDX_SUCCESS) {
+        out->injected = c.injected;
         return st;
     }
     e = tdx_sept_table_entry(t, idx);

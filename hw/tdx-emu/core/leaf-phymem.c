@@ -93,6 +93,7 @@ uint64_t tdx_leaf_phymem_page_reclaim(struct tdx_call *c, struct tdx_regs *r)
     /* Cannot fail from here. With the TDR exclusive nobody else can reach
      * the TD object any more. Contents of the page are left as they are. */
     tdx_inject_forget_td(c->m, pa);
+    tdx_paths_forget_td(c->m, pa, td->hkid);
     tdx_sept_td_destroy(td);
     free(td);
     e->obj = NULL;

@@ -261,6 +261,7 @@ struct tdx_module *tdx_module_create(const struct tdx_platform_desc *desc,
         }
     }
     tdx_inject_init(&m->inject, desc->seed);
+    tdx_paths_init(&m->paths);
     tdx_inject_set_resolver(m, TDX_NAMED_GLOBAL, resolve_global);
     tdx_inject_set_resolver(m, TDX_NAMED_PKG_KEY, resolve_pkg);
     tdx_inject_set_resolver(m, TDX_NAMED_PAMT, resolve_pamt);
@@ -277,6 +278,7 @@ void tdx_module_destroy(struct tdx_module *m)
     }
     if (m->inject.resolver[TDX_NAMED_GLOBAL]) {
         tdx_inject_fini(m);
+        tdx_paths_fini(&m->paths);
     }
     /* After the holds are gone: they may point into TD objects. */
     tdx_td_module_fini(m);
@@ -527,6 +529,7 @@ uint64_t tdx_seamcall(struct tdx_module *m, unsigned lp, struct tdx_regs *regs)
     const struct tdx_leaf_desc *d = leaf < TDX_MAX_LEAF ? &host_leaves[leaf] : NULL;
     int state = atomic_load(&m->sys_state);
     const bool loader = regs->rax & TDX_SEAMLDR_LEAF_BIT;
+    const uint64_t rcx_in = regs->rcx;
     uint64_t status;
 
     /* Every field zero up to held[] (see struct tdx_call), then ours. */
@@ -562,6 +565,17 @@ uint64_t tdx_seamcall(struct tdx_module *m, unsigned lp, struct tdx_regs *regs)
     regs->rax = status;
     if (!loader) {
         tdx_account_call(m, leaf, status, c.injected);
+        if (lp < m->desc.num_lps) {
+            struct tdx_path_event pev = {
+                .kind = TDX_PATH_EV_SEAMCALL, .leaf = leaf, .lp = lp,
+                .status = status, .injected = c.injected, .tdr = c.tdr_pa,
+                .gpa = c.gpa, .key = rcx_in,
+                .hkid = leaf == TDH_PHYMEM_PAGE_WBINVD ?
+                        (unsigned)(rcx_in >> tdx_keyid_shift(m)) : 0,
+            };
+
+            tdx_paths_note(m, &m->paths, &pev);
+        }
     }
     if (m->ops.trace) {
         struct tdx_trace_event ev = {

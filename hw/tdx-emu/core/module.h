@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include "inject.h"
+#include "paths.h"
 #include "locks.h"
 #include "tdx-core.h"
 
@@ -112,6 +113,7 @@ struct tdx_module {
 
     struct tdx_inject inject;
     struct tdx_stats stats;
+    struct tdx_paths paths;                /* busy-path recognition */
 
     /* TD families (td.h): key ownership table and cache write-back. */
     struct tdx_lock kot_lock;              /* sharex, busy -> |KOT */

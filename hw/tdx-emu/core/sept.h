@@ -265,6 +265,7 @@ struct tdx_accept_result {
     bool exit_to_host;
     int req_level, reached_level;
     uint64_t ext_rcx, ext_rdx;
+    bool injected;          /* the status came from an injection rule */
 };
 
 /*
@@ -299,6 +300,10 @@ struct tdx_vp_priv {
 };
 
 struct tdx_vp_enter_out {
+    /* Always: the TD as far as it was found (0: not yet), and whether the
+     * status came from an injection rule (busy-path recognition). */
+    uint64_t tdr_pa;
+    bool injected;
     /* Filled when tdx_vp_enter_begin() returns TDX_SUCCESS: */
     bool synthetic_exit;     /* no entry: deliver exit_regs to the host */
     struct {

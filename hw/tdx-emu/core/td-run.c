@@ -115,14 +115,15 @@ static uint64_t vmcs_field(const struct tdx_vcpu *v, uint32_t encoding)
 }
 
 static void trace_enter(struct tdx_module *m, unsigned lp, uint64_t status,
-                        uint64_t t0, uint64_t tdr)
+                        uint64_t t0, uint64_t tdr, bool injected)
 {
     struct tdx_trace_event ev = {
         .lp = lp, .leaf = TDH_VP_ENTER, .status = status,
         .duration_ns = m->ops.clock_ns(m->opaque) - t0, .tdr_pa = tdr,
+        .injected = injected,
     };
 
-    tdx_account_call(m, TDH_VP_ENTER, status, false);
+    tdx_account_call(m, TDH_VP_ENTER, status, injected);
     if (m->ops.trace) {
         m->ops.trace(m->opaque, &ev);
     }
@@ -133,6 +134,10 @@ bool tdx_vp_enter(struct tdx_module *m, unsigned lp, struct tdx_regs *regs,
 {
     uint64_t t0 = m->ops.clock_ns(m->opaque);
     struct tdx_vp_enter_out out = { 0 };
+    struct tdx_path_event pev = {
+        .kind = TDX_PATH_EV_VP_ENTER, .leaf = TDH_VP_ENTER, .lp = lp,
+        .gpa = ~0ULL, .key = regs->rcx & TDX_SEPTE_HPA_MASK,
+    };
     struct tdx_vcpu *v;
     uint64_t st;
 
@@ -152,7 +157,11 @@ bool tdx_vp_enter(struct tdx_module *m, unsigned lp, struct tdx_regs *regs,
         } else {
             regs->rax = st;
         }
-        trace_enter(m, lp, regs->rax, t0, 0);
+        trace_enter(m, lp, regs->rax, t0, out.tdr_pa, out.injected);
+        pev.status = st;
+        pev.injected = out.injected;
+        pev.tdr = out.tdr_pa;
+        tdx_paths_note(m, &m->paths, &pev);
         return false;
     }
 
@@ -176,6 +185,10 @@ bool tdx_vp_enter(struct tdx_module *m, unsigned lp, struct tdx_regs *regs,
         .flush_tlb = out.flush_tlb, .entry_rip = v->arch.rip, .t0 = t0,
     };
     tdx_vp_enter_running(v);
+    pev.status = TDX_SUCCESS;
+    pev.entered = true;
+    pev.tdr = out.td->tdr_pa;
+    tdx_paths_note(m, &m->paths, &pev);
     return true;
 }
 
@@ -224,7 +237,7 @@ void tdx_vp_exit(struct tdx_module *m, struct tdx_td_run *run,
         xi.kind = TDX_VP_EXIT_EPT_PRIVATE;
     }
     tdx_vp_enter_end(v, &xi);
-    trace_enter(m, run->lp, out->rax, run->t0, tdr);
+    trace_enter(m, run->lp, out->rax, run->t0, tdr, false);
 }
 
 enum tdx_td_xlate tdx_td_translate_private(struct tdx_td_run *run, uint64_t gpa,
@@ -279,6 +292,19 @@ enum tdx_td_tdcall tdx_td_tdcall(struct tdx_module *m, struct tdx_td_run *run,
     if (!(regs->rax >> 16) && leaf == TDG_MEM_PAGE_ACCEPT) {
         struct tdx_accept_result res = { 0 };
         uint64_t st = tdx_sept_guest_accept(m, run->td, run->lp, regs->rcx, &res);
+        struct tdx_path_event pev = {
+            .kind = TDX_PATH_EV_ACCEPT, .leaf = TDG_MEM_PAGE_ACCEPT,
+            .lp = run->lp, .injected = res.injected, .tdr = run->td->tdr_pa,
+            .gpa = regs->rcx & ~0xFFFULL, .key = run->vcpu->tdvpr_pa,
+        };
+
+        if (tdx_status_class(st) == TDX_OPERAND_BUSY_HOST_PRIORITY) {
+            st = TDX_OPERAND_BUSY | (st & TDX_STATUS_OPERAND_MASK);
+        }
+        /* A TD exit to have the page added is a re-issue too, not a
+         * failure. */
+        pev.status = res.exit_to_host ? TDX_SUCCESS : st;
+        tdx_paths_note(m, &m->paths, &pev);
 
         if (res.exit_to_host) {
             *exit = (struct tdx_td_exit) {
@@ -290,9 +316,6 @@ enum tdx_td_tdcall tdx_td_tdcall(struct tdx_module *m, struct tdx_td_run *run,
                 .gpa = regs->rcx & ~0xFFFULL,
             };
             return TDX_TD_TDCALL_EXIT_RETRY;
-        }
-        if (tdx_status_class(st) == TDX_OPERAND_BUSY_HOST_PRIORITY) {
-            st = TDX_OPERAND_BUSY | (st & TDX_STATUS_OPERAND_MASK);
         }
         regs->rax = st;
         regs->rcx = res.ext_rcx;

@@ -159,6 +159,7 @@ uint64_t tdx_vp_enter_begin(struct tdx_module *m, unsigned lp,
             atomic_fetch_sub(&td->epoch_refcount[epoch & 1], 1);
             tdx_call_unlock_all(&c);
             out->synthetic_exit = true;
+            out->tdr_pa = td->tdr_pa;
             atomic_fetch_add_explicit(&m->stats.zero_step_synthetic_exits, 1,
                                       memory_order_relaxed);
             out->exit_regs.rax = TDX_EXIT_REASON_EPT_VIOLATION;
@@ -185,6 +186,7 @@ uint64_t tdx_vp_enter_begin(struct tdx_module *m, unsigned lp,
 
     out->vcpu = v;
     out->td = td;
+    out->tdr_pa = td->tdr_pa;
     out->sept_root = s->root;
     out->sept_root_level = s->root_level;
     out->gpa_width = s->gpa_width;
@@ -193,6 +195,8 @@ uint64_t tdx_vp_enter_begin(struct tdx_module *m, unsigned lp,
 
 fail:
     tdx_call_unlock_all(&c);
+    out->tdr_pa = c.tdr_pa;
+    out->injected = c.injected;
     return st;
 }
 

@@ -10,8 +10,49 @@
 #include "qom/object.h"
 #include "../core/tdx-core.h"
 #include "../core/inject.h"
+#include "../core/paths.h"
 #include "tdx-emu.h"
 #include "tdx-emu-inject.h"
+
+/* KVM busy paths seen (core/paths.h), only those with activity. */
+static void tdx_emu_print_paths(TdxEmuState *s, GString *out)
+{
+    struct tdx_path_stats ps;
+    bool header = false;
+
+    tdx_module_path_stats(s->module, &ps);
+    for (unsigned id = 0; id < TDX_PATH_COUNT; id++) {
+        const struct tdx_path_counts *c = &ps.path[id];
+
+        if (!c->busy_injected && !c->busy_natural) {
+            continue;
+        }
+        if (!header) {
+            g_string_append(out, "  Busy paths (path: injected natural | reaction "
+                            "counts):\n");
+            header = true;
+        }
+        g_string_append_printf(out, "    %-5s %8" PRIu64 " %8" PRIu64 " |",
+                               tdx_path_name(id), c->busy_injected,
+                               c->busy_natural);
+        for (unsigned r = 0; r < TDX_REACT_COUNT; r++) {
+            if (c->reaction[r]) {
+                g_string_append_printf(out, " %s=%" PRIu64,
+                                       tdx_reaction_name(r), c->reaction[r]);
+            }
+        }
+        if (c->retry_failed) {
+            g_string_append_printf(out, " retry-failed=%" PRIu64, c->retry_failed);
+        }
+        if (c->pending) {
+            g_string_append_printf(out, " pending=%" PRIu64, c->pending);
+        }
+        if (c->overflow) {
+            g_string_append_printf(out, " untracked=%" PRIu64, c->overflow);
+        }
+        g_string_append(out, "\n");
+    }
+}
 
 void tdx_emu_print_info(TdxEmuState *s, GString *out)
 {
@@ -65,6 +106,7 @@ void tdx_emu_print_info(TdxEmuState *s, GString *out)
                                (uint64_t)st->errors[leaf], busy,
                                (uint64_t)st->injected[leaf]);
     }
+    tdx_emu_print_paths(s, out);
     tdx_emu_print_inject(s, out);
 }
 
