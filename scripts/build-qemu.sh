@@ -74,6 +74,10 @@ fi
 # from a fresher clone), so rebuild everything; ccache makes that cheap.
 if [ "$(cat "$BUILD/.tdx-emu-root" 2>/dev/null)" != "$TDX_EMU_ROOT" ]; then
     [ -f "$BUILD/.tdx-emu-root" ] && log "overlay moved to $TDX_EMU_ROOT: rebuilding all objects"
+    # Meson recorded the overlay's files by their resolved paths (for
+    # re-running itself when e.g. core/sources.list changes): re-read them.
+    ninja -C "$BUILD" reconfigure >"$BUILD/reconfigure.log" 2>&1 ||
+        { tail -20 "$BUILD/reconfigure.log" >&2; die "QEMU reconfigure failed (log: $BUILD/reconfigure.log)"; }
     ninja -C "$BUILD" -t clean >/dev/null 2>&1 || true
     echo "$TDX_EMU_ROOT" > "$BUILD/.tdx-emu-root"
 fi

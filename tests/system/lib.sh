@@ -32,3 +32,19 @@ expect_line() {
         fail "$3: expected a console line matching /$2/, got none (console: $(grep -cE '' "$WORK/$1.log") lines; kernel TDX/KVM lines: $(grep -E 'tdx|kvm' "$WORK/$1.log" | tr '\n' '|'))"
     ok "$3: $(grep -m1 -E "$2" "$WORK/$1.log" | sed 's/^\[[ 0-9.]*\] //')"
 }
+
+# expect_path NAME PATH REACTION: the module's busy-path table (info tdx,
+# from --hmp-at-exit) shows PATH with REACTION and nothing unexpected
+# (kick-violated, unhandled) unless REACTION is that.
+expect_path() {
+    local line
+    line=$(grep -m1 -E "^    $2 +[0-9]+ +[0-9]+ \|" "$WORK/$1.log") ||
+        fail "busy path $2: expected it in the module's table, got none ($(sed -n '/Busy paths/,/Injection rules/p' "$WORK/$1.log" | tr '\n' '|'))"
+    grep -qE "(^| )$3=[1-9]" <<< "${line#*|}" ||
+        fail "busy path $2: expected reaction $3, got: $line"
+    for bad in kick-violated unhandled; do
+        [ "$bad" = "$3" ] && continue
+        ! grep -qE "(^| )$bad=[1-9]" <<< "${line#*|}" || fail "busy path $2: unexpected $bad: $line"
+    done
+    ok "busy path $2 recognized as $3: $(sed 's/  */ /g' <<< "$line")"
+}

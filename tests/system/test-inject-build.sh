@@ -33,3 +33,7 @@ want=$(python3 "$ROOT/tests/system/mrtd.py" 0 512)
 got=$(grep -m1 -o 'MRTD=[0-9a-f]*' "$WORK/trace.log" | sed 's/MRTD=//')
 [ "$got" = "$want" ] || fail "MRTD after retried PAGE.ADDs: expected $want, got ${got:-none}"
 ok "measurement unchanged by the busy/retry (a BUSY PAGE.ADD has no side effect)"
+
+# The module recognized both reactions from the call stream: a retry came.
+expect_path inj G1 retry-later
+expect_path inj M4 retry-later

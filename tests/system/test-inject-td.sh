@@ -27,3 +27,10 @@ for leaf in TDH.MEM.PAGE.AUG TDH.MEM.SEPT.ADD TDH.MEM.RANGE.BLOCK TDH.MEM.TRACK 
     i=$((i + 1))
 done
 ok "every runtime busy path was provoked and KVM kept the TD correct"
+# The module recognized KVM's reaction to each busy from the call stream.
+expect_path inj G2a local-retry
+expect_path inj G2b local-retry
+expect_path inj G3a kick-and-retry
+expect_path inj G3b kick-and-retry
+expect_path inj G3c kick-and-retry
+expect_path inj V1 reenter

@@ -15,3 +15,6 @@ expect_line w1 'WARNING: arch/x86/kvm/vmx/tdx\.c' "the WARN is KVM's TDX_BUG_ON 
 expect_line w1 '^    #0 +TDH\.PHYMEM\.PAGE\.WBINVD .*fired 1' "exactly one WBINVD made busy"
 expect_line w1 '^TDX-EMU-HMP: end' "QEMU healthy afterwards: monitor answered"
 ok "W1 reported as detected (expected outcome)"
+
+# No retry ever came: the module's recognizer calls it unhandled too.
+expect_path w1 W1 unhandled

@@ -138,7 +138,7 @@ static enum tdx_reaction reaction_of(const struct tdx_path_pending *e,
     case TDX_PATH_G3A:
     case TDX_PATH_G3B:
     case TDX_PATH_G3C:
-        return e->td_entered ? TDX_REACT_KICK_VIOLATED : TDX_REACT_KICK_AND_RETRY;
+        return e->inside_lps ? TDX_REACT_KICK_VIOLATED : TDX_REACT_KICK_AND_RETRY;
     case TDX_PATH_T1:
         return TDX_REACT_GUEST_RETRY;
     default:
@@ -220,7 +220,13 @@ void tdx_paths_note_slow(struct tdx_module *m, struct tdx_paths *p,
             }
             if (ev->entered && e->tdr && ev->tdr == e->tdr) {
                 e->td_entered = true;
+                if (ev->lp < 64) {
+                    e->inside_lps |= 1ULL << ev->lp;
+                }
             }
+        }
+        if (ev->kind == TDX_PATH_EV_VP_EXIT && ev->lp < 64) {
+            e->inside_lps &= ~(1ULL << ev->lp);
         }
         if (!e->tdr || ev->tdr == e->tdr) {
             if (++e->calls >= TDX_PATH_WINDOW) {

@@ -108,6 +108,12 @@ struct tdx_path_pending {
     bool injected;
     bool lp_entered;            /* that LP issued a VP.ENTER since */
     bool td_entered;            /* a VP.ENTER of the TD entered since */
+    /* LPs (bit per LP) running a vCPU of the TD that entered after the
+     * BUSY and has not exited yet. KVM's kick (tdh_do_no_vcpus) only
+     * guarantees no vCPU is inside when it retries: an entry racing with
+     * the kick that exits again before the retry is what hardware does
+     * too (the pending IPI exits it at once). */
+    uint64_t inside_lps;
     uint8_t path;
     uint8_t kind;               /* enum tdx_path_event_kind */
     uint16_t leaf;
@@ -130,6 +136,7 @@ enum tdx_path_event_kind {
     TDX_PATH_EV_SEAMCALL,       /* any host leaf but VP.ENTER */
     TDX_PATH_EV_VP_ENTER,
     TDX_PATH_EV_ACCEPT,         /* guest TDG.MEM.PAGE.ACCEPT */
+    TDX_PATH_EV_VP_EXIT,        /* a TD exit (status: the exit reason) */
 };
 
 struct tdx_path_event {

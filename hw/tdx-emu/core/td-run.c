@@ -237,6 +237,11 @@ void tdx_vp_exit(struct tdx_module *m, struct tdx_td_run *run,
         xi.kind = TDX_VP_EXIT_EPT_PRIVATE;
     }
     tdx_vp_enter_end(v, &xi);
+    /* The vCPU is out: a pending G3 retry no longer has it inside. */
+    tdx_paths_note(m, &m->paths, &(struct tdx_path_event) {
+        .kind = TDX_PATH_EV_VP_EXIT, .leaf = 0xFFFF, .lp = run->lp,
+        .status = TDX_SUCCESS, .tdr = tdr, .gpa = ~0ULL,
+    });
     trace_enter(m, run->lp, out->rax, run->t0, tdr, false);
 }
 
