@@ -386,10 +386,42 @@ static void test_every(void)
     g_assert(strstr(info, "Lock holds: none"));
     g_free(info);
 
+    /*
+     * The busy-path table over QMP: RDMD is no KVM busy path ("other");
+     * its three busies were each followed by the next RDMD (a retry), so
+     * every one has a reaction and none is pending.
+     */
+    {
+        QList *paths = qobject_to(QList, qmp_ok(qts, &rsp,
+                                  "{ 'execute': 'query-tdx-emu-paths', "
+                                  "'arguments': { 'id': 'tdx0' } }"));
+        QDict *p;
+        uint64_t reacted;
+
+        g_assert(paths && qlist_size(paths) == 1);
+        p = qobject_to(QDict, qlist_peek(paths));
+        g_assert_cmpstr(qdict_get_str(p, "path"), ==, "other");
+        g_assert_cmpuint(get_u64(p, "injected"), ==, 3);
+        g_assert_cmpuint(get_u64(p, "natural"), ==, 0);
+        reacted = get_u64(p, "retry-later") + get_u64(p, "local-retry") +
+                  get_u64(p, "reenter") + get_u64(p, "unhandled");
+        g_assert_cmpuint(reacted + get_u64(p, "pending"), ==, 3);
+        g_assert_cmpuint(get_u64(p, "overflow"), ==, 0);
+        qobject_unref(rsp);
+    }
+
     qmp_ok(qts, &rsp, "{ 'execute': 'tdx-emu-stats-reset', 'arguments': "
            "{ 'id': 'tdx0' } }");
     qobject_unref(rsp);
     g_assert_cmpuint(busy_count(qts, TDH_PHYMEM_PAGE_RDMD, OP_RCX, NULL), ==, 0);
+    {
+        QList *paths = qobject_to(QList, qmp_ok(qts, &rsp,
+                                  "{ 'execute': 'query-tdx-emu-paths', "
+                                  "'arguments': { 'id': 'tdx0' } }"));
+
+        g_assert(paths && qlist_size(paths) == 0);     /* reset with the stats */
+        qobject_unref(rsp);
+    }
 
     qmp_ok(qts, &rsp, "{ 'execute': 'tdx-emu-inject-del', 'arguments': "
            "{ 'id': 'tdx0', 'rule': %" PRId64 " } }", id);

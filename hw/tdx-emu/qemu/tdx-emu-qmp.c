@@ -12,6 +12,7 @@
 #include "qemu/timer.h"
 #include "../core/tdx-core.h"
 #include "../core/inject.h"
+#include "../core/paths.h"
 #include "tdx-emu.h"
 #include "tdx-emu-inject.h"
 
@@ -278,6 +279,42 @@ TdxEmuLockHoldInfoList *qmp_query_tdx_emu_lock_holds(const char *id,
 }
 
 /* ---- Statistics ------------------------------------------------------------ */
+
+TdxEmuPathStatsList *qmp_query_tdx_emu_paths(const char *id, Error **errp)
+{
+    TdxEmuState *s = tdx_emu_find(id, errp);
+    TdxEmuPathStatsList *list = NULL, **tail = &list;
+    struct tdx_path_stats st;
+
+    if (!s) {
+        return NULL;
+    }
+    tdx_module_path_stats(s->module, &st);
+    for (unsigned id_ = 0; id_ < TDX_PATH_COUNT; id_++) {
+        const struct tdx_path_counts *c = &st.path[id_];
+        TdxEmuPathStats *ps;
+
+        if (!c->busy_injected && !c->busy_natural) {
+            continue;
+        }
+        ps = g_new0(TdxEmuPathStats, 1);
+        ps->path = g_strdup(tdx_path_name(id_));
+        ps->injected = c->busy_injected;
+        ps->natural = c->busy_natural;
+        ps->local_retry = c->reaction[TDX_REACT_LOCAL_RETRY];
+        ps->kick_and_retry = c->reaction[TDX_REACT_KICK_AND_RETRY];
+        ps->kick_violated = c->reaction[TDX_REACT_KICK_VIOLATED];
+        ps->retry_later = c->reaction[TDX_REACT_RETRY_LATER];
+        ps->reenter = c->reaction[TDX_REACT_REENTER];
+        ps->guest_retry = c->reaction[TDX_REACT_GUEST_RETRY];
+        ps->unhandled = c->reaction[TDX_REACT_UNHANDLED];
+        ps->retry_failed = c->retry_failed;
+        ps->pending = c->pending;
+        ps->overflow = c->overflow;
+        QAPI_LIST_APPEND(tail, ps);
+    }
+    return list;
+}
 
 TdxEmuLeafStatsList *qmp_query_tdx_emu_stats(const char *id, Error **errp)
 {
