@@ -48,3 +48,15 @@ expect_path() {
     done
     ok "busy path $2 recognized as $3: $(sed 's/  */ /g' <<< "$line")"
 }
+
+# expect_td_gone NAME: after L1 destroyed its TDs, the module's state (info
+# tdx, from --hmp-at-exit) has no TD, every TDX HKID free, and only free
+# (PT_NDA) and reserved (PT_RSVD) pages in the PAMT.
+expect_td_gone() {
+    local pamt leftover
+    expect_line "$1" '^  TDs: 0; TDX HKIDs: 0 assigned, 0 flushed, [0-9]+ free' "no TD left, every HKID released"
+    pamt=$(grep -m1 '^  PAMT pages by type:' "$WORK/$1.log") || fail "expected the PAMT line of info tdx, got none"
+    leftover=$(grep -oE 'PT_(REG|TDR|TDCX|TDVPR|EPT)=[0-9]+' <<< "$pamt" || true)
+    [ -z "$leftover" ] || fail "PAMT after destroy: expected only PT_NDA/PT_RSVD, got $leftover ($pamt)"
+    ok "every page back to free in the PAMT:${pamt#*:}"
+}

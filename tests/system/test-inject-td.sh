@@ -17,7 +17,7 @@ boot inj --smp 2 --job td-run --timeout 300 --hmp-at-exit "info tdx" \
 [ "$rc" = 0 ] || fail "convert run with injected busies: expected run-l1 exit 0, got $rc ($(grep -E 'tdvmm|WARN' "$WORK/inj.log" | tail -3 | tr '\n' '|'))"
 expect_line inj 'TDX-EMU-L1: tdvmm run ok vcpus=2 mode=convert' "payload correct despite the busies"
 expect_line inj '^TDX-EMU-L1: done rc=0' "no WARN/BUG in L1"
-expect_line inj '^  TDs: 0; TDX HKIDs: 0 assigned, 0 flushed, [0-9]+ free' "TD torn down clean"
+expect_td_gone inj
 i=0
 for leaf in TDH.MEM.PAGE.AUG TDH.MEM.SEPT.ADD TDH.MEM.RANGE.BLOCK TDH.MEM.TRACK TDH.MEM.PAGE.REMOVE TDH.VP.ENTER; do
     line=$(grep -m1 -E "^    #$i +${leaf//./\\.} " "$WORK/inj.log") || fail "expected rule #$i on $leaf in info tdx, got none"

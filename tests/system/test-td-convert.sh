@@ -19,7 +19,7 @@ expect_line run 'TDX-EMU-L1: tdvmm convert shared-verified=8 expected=8' "tdvmm 
 expect_line run 'TDX-EMU-L1: tdvmm run ok vcpus=2 mode=convert' "checksums (including the re-accepted pages reading as zero) verified by tdvmm"
 expect_line run 'TDX-EMU-L1: tdvmm destroyed' "TD destroyed"
 expect_line run '^TDX-EMU-L1: done rc=0' "no WARN/BUG in L1"
-expect_line run '^  TDs: 0; TDX HKIDs: 0 assigned, 0 flushed, [0-9]+ free' "no TD left, HKIDs released"
+expect_td_gone run
 for leaf in TDH.MEM.RANGE.BLOCK TDH.MEM.TRACK TDH.MEM.PAGE.REMOVE TDH.MEM.PAGE.AUG; do
     line=$(grep -m1 -E "^    ${leaf//./\\.} " "$WORK/run.log") || fail "expected $leaf calls in 'info tdx', got none"
     read -r _ calls okc _ <<< "$line"
