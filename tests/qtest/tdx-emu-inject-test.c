@@ -531,10 +531,10 @@ static void test_bad_input(void)
     int64_t id;
 
     bring_up(qts, false);
-    qmp_err(qts, "unknown SEAMCALL leaf 'TDH.MEM.AUG'; did you mean TDH.MEM.PAGE.AUG?",
+    qmp_err(qts, "unknown leaf 'TDH.MEM.AUG'; did you mean TDH.MEM.PAGE.AUG?",
             "{ 'execute': 'tdx-emu-inject-add', 'arguments': { 'id': 'tdx0', "
             "'leaf': 'TDH.MEM.AUG', 'when': 'every', 'n': 2 } }");
-    qmp_err(qts, "unknown SEAMCALL leaf 'BOGUS'; leaves are named as in Intel's ABI "
+    qmp_err(qts, "unknown leaf 'BOGUS'; leaves are named as in Intel's ABI "
             "(TDH.VP.ENTER, TDH.MNG.ADDCX,",
             "{ 'execute': 'tdx-emu-inject-add', 'arguments': { 'id': 'tdx0', "
             "'leaf': 'BOGUS', 'when': 'every', 'n': 2 } }");

@@ -101,6 +101,9 @@ static void test_names(void)
     TDXT_EXPECT(!strcmp(tdx_path_name(TDX_PATH_G2B), "G2b") &&
                 !strcmp(tdx_path_name(TDX_PATH_T1), "T1") &&
                 !tdx_path_name(TDX_PATH_COUNT), "path names");
+    TDXT_EXPECT(!strcmp(tdx_path_name(TDX_PATH_V2), "V2") &&
+                !strcmp(tdx_reaction_name(TDX_REACT_ENTRY_GATED), "entry-gated"),
+                "V2 names");
     TDXT_EXPECT(!strcmp(tdx_reaction_name(TDX_REACT_KICK_VIOLATED), "kick-violated") &&
                 !tdx_reaction_name(TDX_REACT_COUNT), "reaction names");
 }
@@ -149,6 +152,7 @@ static void test_g3a(void)
     TDXT_EXPECT_STATUS(st_leaf(&e, 1, TDH_MEM_RANGE_BLOCK, GPA, 0, 0, NULL), TDX_SUCCESS,
                        "BLOCK retried with no vCPU in");
     EXPECT_PATH(&e, TDX_PATH_G3A, 1, 0, TDX_REACT_KICK_AND_RETRY, 1, "G3a kicked");
+    EXPECT_PATH(&e, TDX_PATH_V2, 1, 0, TDX_REACT_ENTRY_GATED, 1, "V2 gated");
 
     rule(&e, TDH_MEM_RANGE_BLOCK, TDX_INJECT_ANY_OPERAND, 1);
     TDXT_EXPECT(tdx_paths_is_busy(st_leaf(&e, 0, TDH_MEM_RANGE_BLOCK, GPA + 0x1000, 0, 0,
@@ -160,6 +164,7 @@ static void test_g3a(void)
                        TDX_SUCCESS, "BLOCK 2 retried");
     EXPECT_PATH(&e, TDX_PATH_G3A, 2, 0, TDX_REACT_KICK_AND_RETRY, 2,
                 "G3a kicked, a vCPU came and went before the retry");
+    EXPECT_PATH(&e, TDX_PATH_V2, 2, 0, TDX_REACT_ENTRY_RACED, 1, "V2 raced");
 
     /* One still inside the TD when KVM retries: V2 violated. */
     {
@@ -178,6 +183,7 @@ static void test_g3a(void)
             leave(&e, &run);
         }
         EXPECT_PATH(&e, TDX_PATH_G3A, 3, 0, TDX_REACT_KICK_VIOLATED, 1, "G3a violated");
+        EXPECT_PATH(&e, TDX_PATH_V2, 3, 0, TDX_REACT_ENTRY_VIOLATED, 1, "V2 violated");
     }
     c = counts(&e, TDX_PATH_G3A);
     TDXT_EXPECT(c.retry_failed == 0 && c.reaction[TDX_REACT_KICK_AND_RETRY] == 2,
@@ -298,8 +304,35 @@ static void test_t1(void)
     r = (struct tdx_regs){ .rax = TDG_MEM_PAGE_ACCEPT, .rcx = GPA };
     tdx_td_tdcall(e.p->m, &run, &r, &x);
     TDXT_EXPECT_STATUS(r.rax, TDX_SUCCESS, "ACCEPT re-issued");
-    leave(&e, &run);
     EXPECT_PATH(&e, TDX_PATH_T1, 0, 1, TDX_REACT_GUEST_RETRY, 1, "T1");
+
+    /* The same path from a status rule on the guest leaf; "any leaf"
+     * rules stay host-only. */
+    st_map_pt(&e, GPA + 0x1000);
+    TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_PAGE_AUG, GPA + 0x1000, 0, tdt_page(), NULL),
+                       TDX_SUCCESS, "AUG 2");
+    rule(&e, TDX_INJECT_ANY_LEAF, TDX_INJECT_ANY_OPERAND, 1000);
+    id = rule(&e, tdx_inject_leaf_by_name("tdg_mem_page_accept"), TDX_INJECT_ANY_OPERAND, 1);
+    TDXT_EXPECT(id >= 0 && !strcmp(tdx_inject_leaf_name(TDX_INJECT_GUEST_LEAF(TDG_MEM_PAGE_ACCEPT)),
+                                   "TDG.MEM.PAGE.ACCEPT"), "guest-leaf rule by name");
+    r = (struct tdx_regs){ .rax = TDG_MEM_PAGE_ACCEPT, .rcx = GPA + 0x1000 };
+    tdx_td_tdcall(e.p->m, &run, &r, &x);
+    TDXT_EXPECT_STATUS(r.rax, TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX, "ACCEPT: injected BUSY");
+    TDXT_EXPECT(tdx_inject_fired(e.p->m, id) == 1, "guest rule fired once, not %lld",
+                (long long)tdx_inject_fired(e.p->m, id));
+    r = (struct tdx_regs){ .rax = TDG_MEM_PAGE_ACCEPT, .rcx = GPA + 0x1000 };
+    tdx_td_tdcall(e.p->m, &run, &r, &x);
+    TDXT_EXPECT_STATUS(r.rax, TDX_SUCCESS, "ACCEPT 2 re-issued");
+    leave(&e, &run);
+    EXPECT_PATH(&e, TDX_PATH_T1, 1, 1, TDX_REACT_GUEST_RETRY, 2, "T1 natural + injected");
+    {
+        struct tdx_status_rule bad = { .leaf = TDX_INJECT_GUEST_LEAF(TDX_MAX_GUEST_LEAF - 1),
+                                       .when = TDX_INJECT_FIRST, .n = 1 };
+        char msg[160];
+
+        TDXT_EXPECT(tdx_inject_add_status_rule(e.p->m, &bad, msg, sizeof(msg)) < 0,
+                    "a rule on an unknown guest leaf is refused");
+    }
     expect_balanced(&e, "T1");
     st_expect_invariants(&e, "T1");
     st_teardown(&e);

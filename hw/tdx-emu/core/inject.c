@@ -35,10 +35,10 @@ int tdx_inject_add_status_rule(struct tdx_module *m,
     struct tdx_inject *inj = &m->inject;
     int id = -1;
 
-    if (rule->leaf != TDX_INJECT_ANY_LEAF &&
-        (rule->leaf < 0 || rule->leaf >= TDX_MAX_LEAF)) {
-        snprintf(err, errlen, "leaf %d out of range 0..%d", rule->leaf,
-                 TDX_MAX_LEAF - 1);
+    if (rule->leaf != TDX_INJECT_ANY_LEAF && !tdx_inject_leaf_name(rule->leaf)) {
+        snprintf(err, errlen, "leaf %#x is no host leaf (0..%d) and no guest "
+                 "leaf (TDX_INJECT_GUEST_LEAF(0..%d)) the module knows",
+                 (unsigned)rule->leaf, TDX_MAX_LEAF - 1, TDX_MAX_GUEST_LEAF - 1);
         return -1;
     }
     if ((rule->when == TDX_INJECT_NTH || rule->when == TDX_INJECT_EVERY) &&
@@ -187,10 +187,45 @@ const char *tdx_inject_when_name(enum tdx_inject_when when)
     return (unsigned)when <= TDX_INJECT_FIRST ? names[when] : NULL;
 }
 
+const char *tdx_inject_leaf_name(int leaf)
+{
+    if (leaf == TDX_INJECT_ANY_LEAF) {
+        return "any";
+    }
+    if (leaf < 0) {
+        return NULL;
+    }
+    if (TDX_INJECT_IS_GUEST_LEAF(leaf)) {
+        unsigned g = (unsigned)leaf & ~TDX_INJECT_GUEST_LEAF_FLAG;
+
+        return g < TDX_MAX_GUEST_LEAF ? tdx_guest_leaf_name(g) : NULL;
+    }
+    return leaf < TDX_MAX_LEAF ? tdx_host_leaf_name((unsigned)leaf) : NULL;
+}
+
+int tdx_inject_leaf_by_name(const char *name)
+{
+    int leaf = tdx_host_leaf_by_name(name);
+
+    if (leaf < 0) {
+        leaf = tdx_guest_leaf_by_name(name);
+        if (leaf >= 0) {
+            leaf = TDX_INJECT_GUEST_LEAF(leaf);
+        }
+    }
+    return leaf;
+}
+
 static bool rule_matches(const struct tdx_status_rule *r, const struct tdx_call *c,
                          uint32_t operand)
 {
-    if (r->leaf != TDX_INJECT_ANY_LEAF && (unsigned)r->leaf != c->leaf) {
+    if (r->leaf == TDX_INJECT_ANY_LEAF) {
+        if (!c->host) {
+            return false;
+        }
+    } else if (TDX_INJECT_IS_GUEST_LEAF(r->leaf) ?
+               c->host || ((unsigned)r->leaf & ~TDX_INJECT_GUEST_LEAF_FLAG) != c->leaf :
+               !c->host || (unsigned)r->leaf != c->leaf) {
         return false;
     }
     if (r->operand != TDX_INJECT_ANY_OPERAND && r->operand != operand) {
@@ -220,7 +255,7 @@ uint64_t tdx_inject_at_lock_point(struct tdx_call *c, uint64_t busy_status)
         operand = TDX_OPERAND_ID_SYS;
     }
 
-    if (!c->host || atomic_load(&inj->num_status_rules) == 0) {
+    if (atomic_load(&inj->num_status_rules) == 0) {
         return 0;
     }
     pthread_mutex_lock(&inj->mutex);

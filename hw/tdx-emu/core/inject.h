@@ -26,6 +26,15 @@ struct tdx_module;
 
 #define TDX_INJECT_MAX_RULES 64
 #define TDX_INJECT_ANY_LEAF  (-1)
+/*
+ * Rules on guest leaves (TDCALLs: e.g. TDG.MEM.PAGE.ACCEPT's S-EPT entry
+ * lock point, path T1) name the leaf as TDX_INJECT_GUEST_LEAF(n). "Any
+ * leaf" means any host leaf: a guest back-off is a different experiment.
+ */
+#define TDX_INJECT_GUEST_LEAF_FLAG 0x10000
+#define TDX_INJECT_GUEST_LEAF(n) (TDX_INJECT_GUEST_LEAF_FLAG | (n))
+#define TDX_INJECT_IS_GUEST_LEAF(l) \
+    ((l) >= 0 && ((l) & TDX_INJECT_GUEST_LEAF_FLAG))
 #define TDX_INJECT_ANY_OPERAND 0xFFFFFFFFu
 
 enum tdx_inject_when {
@@ -36,7 +45,8 @@ enum tdx_inject_when {
 };
 
 struct tdx_status_rule {
-    int leaf;               /* host leaf, or TDX_INJECT_ANY_LEAF */
+    int leaf;               /* host leaf, TDX_INJECT_GUEST_LEAF(guest leaf)
+                               or TDX_INJECT_ANY_LEAF */
     uint32_t operand;       /* lock point's operand ID, or ANY_OPERAND */
     uint64_t status;        /* 0: the lock point's own busy status */
     enum tdx_inject_when when;
@@ -172,5 +182,11 @@ void tdx_inject_expire_holds(struct tdx_module *m);
 void tdx_inject_forget_td(struct tdx_module *m, uint64_t tdr_pa);
 /* Is `lock` currently held by a hold rule (for the invariant checker)? */
 bool tdx_inject_holds(struct tdx_module *m, const struct tdx_lock *lock);
+
+/* "TDH.MEM.PAGE.AUG", "TDG.MEM.PAGE.ACCEPT", "any", or NULL for a rule's
+ * leaf value. */
+const char *tdx_inject_leaf_name(int leaf);
+/* A rule's leaf value for a host or guest leaf name, or -1. */
+int tdx_inject_leaf_by_name(const char *name);
 
 #endif

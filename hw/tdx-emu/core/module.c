@@ -85,7 +85,7 @@ const char *tdx_host_leaf_name(unsigned leaf)
     return host_leaves[leaf].name ? host_leaves[leaf].name : host_leaf_names[leaf];
 }
 
-static bool leaf_name_equal(const char *want, const char *name)
+bool tdx_leaf_name_equal(const char *want, const char *name)
 {
     for (; *want && *name; want++, name++) {
         char a = *want >= 'a' && *want <= 'z' ? *want - 'a' + 'A' : *want;
@@ -102,7 +102,7 @@ int tdx_host_leaf_by_name(const char *name)
     for (unsigned leaf = 0; name && leaf < TDX_MAX_LEAF; leaf++) {
         const char *n = tdx_host_leaf_name(leaf);
 
-        if (n && leaf_name_equal(name, n)) {
+        if (n && tdx_leaf_name_equal(name, n)) {
             return (int)leaf;
         }
     }
@@ -455,8 +455,8 @@ uint64_t tdx_call_lock(struct tdx_call *c, struct tdx_lock *lock,
     /* No status rule armed (the normal case): skip the engine and its
      * mutex. Rules are added by other threads at any time; a lock point
      * that misses one being added is as if the call had come first. */
-    if (c->host && atomic_load_explicit(&c->m->inject.num_status_rules,
-                                        memory_order_relaxed) != 0) {
+    if (atomic_load_explicit(&c->m->inject.num_status_rules,
+                             memory_order_relaxed) != 0) {
         injected = tdx_inject_at_lock_point(c, busy_status);
     }
     if (injected) {

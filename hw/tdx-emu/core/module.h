@@ -173,6 +173,8 @@ void tdx_call_unlock_all(struct tdx_call *c);
 struct tdx_pamt_entry *tdx_pamt_lookup(struct tdx_module *m, uint64_t pa);
 /* True when pa lies in a configured TDMR and outside its reserved areas. */
 bool tdx_pa_in_tdmr(struct tdx_module *m, uint64_t pa);
+/* Leaf-name comparison of tdx_host_leaf_by_name(): case-blind, '_' = '.'. */
+bool tdx_leaf_name_equal(const char *want, const char *name);
 /* [base, end) lies in convertible memory (touching CMRs count as one). */
 bool tdx_range_in_cmrs(const struct tdx_module *m, uint64_t base, uint64_t end);
 /* Per-leaf statistics of one call (calls, ok/error/busy, injected). */

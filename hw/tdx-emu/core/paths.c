@@ -11,7 +11,7 @@
 static const char *const path_names[TDX_PATH_COUNT] = {
     [TDX_PATH_G1] = "G1", [TDX_PATH_G2A] = "G2a", [TDX_PATH_G2B] = "G2b",
     [TDX_PATH_G3A] = "G3a", [TDX_PATH_G3B] = "G3b", [TDX_PATH_G3C] = "G3c",
-    [TDX_PATH_V1] = "V1", [TDX_PATH_W1] = "W1", [TDX_PATH_M1] = "M1",
+    [TDX_PATH_V1] = "V1", [TDX_PATH_V2] = "V2", [TDX_PATH_W1] = "W1", [TDX_PATH_M1] = "M1",
     [TDX_PATH_M2] = "M2", [TDX_PATH_M3] = "M3", [TDX_PATH_M4] = "M4",
     [TDX_PATH_M5] = "M5", [TDX_PATH_T1] = "T1", [TDX_PATH_OTHER] = "other",
 };
@@ -24,6 +24,9 @@ static const char *const reaction_names[TDX_REACT_COUNT] = {
     [TDX_REACT_GUEST_RETRY] = "guest-retry",
     [TDX_REACT_UNHANDLED] = "unhandled",
     [TDX_REACT_KICK_VIOLATED] = "kick-violated",
+    [TDX_REACT_ENTRY_GATED] = "entry-gated",
+    [TDX_REACT_ENTRY_RACED] = "entry-raced",
+    [TDX_REACT_ENTRY_VIOLATED] = "entry-violated",
 };
 
 const char *tdx_path_name(unsigned id)
@@ -116,11 +119,28 @@ static bool retries(const struct tdx_path_pending *e,
     }
 }
 
+/* V2's view of a G3 BUSY its retry resolved (see paths.h). */
+static void note_entry_gate(struct tdx_paths *p, const struct tdx_path_pending *e)
+{
+    struct tdx_path_counts *v2 = &p->st.path[TDX_PATH_V2];
+
+    if (e->injected) {
+        v2->busy_injected++;
+    } else {
+        v2->busy_natural++;
+    }
+    v2->reaction[e->inside_lps ? TDX_REACT_ENTRY_VIOLATED :
+                 e->td_entered ? TDX_REACT_ENTRY_RACED : TDX_REACT_ENTRY_GATED]++;
+}
+
 static void resolve(struct tdx_paths *p, struct tdx_path_pending *e,
                     enum tdx_reaction r)
 {
     struct tdx_path_counts *pc = &p->st.path[e->path];
 
+    if (r == TDX_REACT_KICK_AND_RETRY || r == TDX_REACT_KICK_VIOLATED) {
+        note_entry_gate(p, e);
+    }
     pc->reaction[r]++;
     pc->pending--;
     e->used = false;

@@ -17,6 +17,15 @@
  *                  G2 retries from another LP or after a VP.ENTER).
  *   REENTER        V1: a later VP.ENTER of the same vCPU.
  *   GUEST_RETRY    T1: the same vCPU issues TDG.MEM.PAGE.ACCEPT again.
+ *   ENTRY_GATED,   V2, one per G3 BUSY that was retried: while KVM waits
+ *   ENTRY_RACED,   for the zap's retry (wait_for_sept_zap) no vCPU of the
+ *   ENTRY_VIOLATED TD may enter. GATED: no VP.ENTER of the TD entered
+ *                  between the BUSY and the retry. RACED: some did, all
+ *                  had exited by the retry (a vCPU that checked the flag
+ *                  just before KVM set it enters and is kicked out at once
+ *                  by the pending IPI; hardware does that too). VIOLATED:
+ *                  a vCPU of the TD was inside at the retry. V2 rows count
+ *                  only resolved G3 BUSYs, so they have no pending part.
  *   UNHANDLED      no retry before the TD is torn down (TDR reclaimed) or
  *                  before TDX_PATH_WINDOW further calls about that TD
  *                  (about any TD for TD-less keys) were seen.
@@ -49,6 +58,7 @@ enum tdx_path_id {
     TDX_PATH_G3B,       /* TDH.MEM.TRACK */
     TDX_PATH_G3C,       /* TDH.MEM.PAGE.REMOVE */
     TDX_PATH_V1,        /* TDH.VP.ENTER, operand SEPT or TD_EPOCH */
+    TDX_PATH_V2,        /* no SEAMCALL: entries gated while a G3 zap waits */
     TDX_PATH_W1,        /* TDH.PHYMEM.PAGE.WBINVD */
     TDX_PATH_M1,        /* TDH.MNG.CREATE */
     TDX_PATH_M2,        /* TDH.MNG.KEY.CONFIG */
@@ -68,6 +78,9 @@ enum tdx_reaction {
     TDX_REACT_GUEST_RETRY,
     TDX_REACT_UNHANDLED,
     TDX_REACT_KICK_VIOLATED,
+    TDX_REACT_ENTRY_GATED,
+    TDX_REACT_ENTRY_RACED,
+    TDX_REACT_ENTRY_VIOLATED,
     TDX_REACT_COUNT
 };
 
@@ -90,7 +103,8 @@ struct tdx_path_stats {
 /* "G1", "G2a", ..., "T1", "other"; NULL when out of range. */
 const char *tdx_path_name(unsigned id);
 /* "local-retry", "kick-and-retry", "retry-later", "reenter", "guest-retry",
- * "unhandled", "kick-violated"; NULL when out of range. */
+ * "unhandled", "kick-violated", "entry-gated", "entry-raced",
+ * "entry-violated"; NULL when out of range. */
 const char *tdx_reaction_name(unsigned r);
 /* Consistent copy of the table. */
 void tdx_module_path_stats(struct tdx_module *m, struct tdx_path_stats *out);

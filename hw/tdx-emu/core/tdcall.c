@@ -71,6 +71,17 @@ const char *tdx_guest_leaf_name(unsigned leaf)
     return leaf < TDX_MAX_GUEST_LEAF ? guest_leaves[leaf].name : NULL;
 }
 
+int tdx_guest_leaf_by_name(const char *name)
+{
+    for (unsigned leaf = 0; name && leaf < TDX_MAX_GUEST_LEAF; leaf++) {
+        if (guest_leaves[leaf].name &&
+            tdx_leaf_name_equal(name, guest_leaves[leaf].name)) {
+            return (int)leaf;
+        }
+    }
+    return -1;
+}
+
 uint64_t tdx_tdcall(struct tdx_module *m, unsigned lp, struct tdx_vcpu *vcpu,
                     struct tdx_regs *regs)
 {

@@ -87,5 +87,7 @@ const char *tdx_host_leaf_name(unsigned leaf);
 int tdx_host_leaf_by_name(const char *name);
 /* Name of a guest leaf ("TDG.MEM.PAGE.ACCEPT"), or NULL. */
 const char *tdx_guest_leaf_name(unsigned leaf);
+/* Number of the guest leaf called `name` (same spelling rules), or -1. */
+int tdx_guest_leaf_by_name(const char *name);
 
 #endif

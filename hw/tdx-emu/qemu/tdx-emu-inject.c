@@ -62,12 +62,13 @@ bool tdx_emu_parse_leaf(const char *str, int *leaf, Error **errp)
         *leaf = num;
         return true;
     }
-    *leaf = tdx_host_leaf_by_name(str);
+    *leaf = tdx_inject_leaf_by_name(str);
     if (*leaf >= 0) {
         return true;
     }
-    for (unsigned l = 0; l < TDX_MAX_LEAF; l++) {
-        const char *name = tdx_host_leaf_name(l);
+    for (unsigned l = 0; l < TDX_MAX_LEAF + TDX_MAX_GUEST_LEAF; l++) {
+        const char *name = l < TDX_MAX_LEAF ? tdx_host_leaf_name(l) :
+                           tdx_guest_leaf_name(l - TDX_MAX_LEAF);
 
         if (!name) {
             continue;
@@ -79,10 +80,10 @@ bool tdx_emu_parse_leaf(const char *str, int *leaf, Error **errp)
     }
     /* QMP drops hints: the spelling goes into the message itself. */
     if (like->len) {
-        error_setg(errp, "tdx-emu: unknown SEAMCALL leaf '%s'; did you mean %s?",
+        error_setg(errp, "tdx-emu: unknown leaf '%s'; did you mean %s?",
                    str, like->str);
     } else {
-        error_setg(errp, "tdx-emu: unknown SEAMCALL leaf '%s'; leaves are named "
+        error_setg(errp, "tdx-emu: unknown leaf '%s'; leaves are named "
                    "as in Intel's ABI (%s), or given by number, or 'any'",
                    str, all->str);
     }
@@ -376,8 +377,7 @@ static void print_rule(GString *out, int id, const struct tdx_status_rule_info *
     const struct tdx_status_rule *r = &ri->rule;
 
     g_string_append_printf(out, "    #%-2d %-24s", id,
-                           r->leaf == TDX_INJECT_ANY_LEAF ? "any" :
-                           tdx_host_leaf_name(r->leaf) ?: "?");
+                           tdx_inject_leaf_name(r->leaf) ?: "?");
     if (r->operand == TDX_INJECT_ANY_OPERAND) {
         g_string_append(out, " operand any ");
     } else {

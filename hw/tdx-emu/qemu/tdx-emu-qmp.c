@@ -114,8 +114,7 @@ TdxEmuInjectRuleInfoList *qmp_query_tdx_emu_inject(const char *id, Error **errp)
         info->rule = rule;
         info->matches = ri.matches;
         info->fired = ri.fired;
-        info->leaf = g_strdup(r->leaf == TDX_INJECT_ANY_LEAF ? "any" :
-                              tdx_host_leaf_name(r->leaf));
+        info->leaf = g_strdup(tdx_inject_leaf_name(r->leaf) ?: "?");
         info->has_operand = r->operand != TDX_INJECT_ANY_OPERAND;
         info->operand = r->operand;
         info->has_status = r->status != 0;
@@ -308,6 +307,9 @@ TdxEmuPathStatsList *qmp_query_tdx_emu_paths(const char *id, Error **errp)
         ps->reenter = c->reaction[TDX_REACT_REENTER];
         ps->guest_retry = c->reaction[TDX_REACT_GUEST_RETRY];
         ps->unhandled = c->reaction[TDX_REACT_UNHANDLED];
+        ps->entry_gated = c->reaction[TDX_REACT_ENTRY_GATED];
+        ps->entry_raced = c->reaction[TDX_REACT_ENTRY_RACED];
+        ps->entry_violated = c->reaction[TDX_REACT_ENTRY_VIOLATED];
         ps->retry_failed = c->retry_failed;
         ps->pending = c->pending;
         ps->overflow = c->overflow;
