@@ -18,6 +18,8 @@
 #   --timeout SEC    give up after SEC seconds (default 300)
 #   --log FILE       also write the console to FILE
 #   --quiet          do not echo the console, print only the summary
+#   --print-qemu-args  print QEMU's binary and arguments, one per line, and
+#                    exit (scripts/campaign runs QEMU itself from them)
 #
 # By default L1 gets the emulated TDX platform: -object tdx-emu,
 # -cpu max,tdx-emu=on, and kvm_intel.tdx=1 on its command line.
@@ -29,7 +31,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 smp=2 mem=2G job=show-tdx append='' tdx=1 tdx_cpu=1 timeout_s=300 logfile=''
-quiet=0 extra=() hmp_cmds=() tdx_props=''
+quiet=0 extra=() hmp_cmds=() tdx_props='' print_args=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --smp) smp=$2; shift 2 ;;
@@ -43,6 +45,7 @@ while [ $# -gt 0 ]; do
         --timeout) timeout_s=$2; shift 2 ;;
         --log) logfile=$2; shift 2 ;;
         --quiet) quiet=1; shift ;;
+        --print-qemu-args) print_args=1; shift ;;
         --) shift; extra=("$@"); break ;;
         -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
@@ -78,6 +81,10 @@ else
     args+=(-monitor none)
 fi
 args+=("${extra[@]}")
+if [ $print_args = 1 ]; then
+    printf '%s\n' "$QEMU_BINARY" "${args[@]}"
+    exit 0
+fi
 
 t0=$EPOCHREALTIME
 init_at=

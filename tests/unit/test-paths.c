@@ -338,6 +338,26 @@ static void test_t1(void)
     st_teardown(&e);
 }
 
+/* L1 shuts the module down (Linux 7.2: TDH.SYS.DISABLE at power-off) with
+ * a BUSY never retried: nothing can retry it any more, so it is unhandled,
+ * not left pending. */
+static void test_pending_at_shutdown(void)
+{
+    struct st_env e;
+    struct tdx_regs r = { 0 };
+
+    st_setup(&e, 2, 1, true);
+    st_map_pt(&e, GPA);
+    rule(&e, TDH_MEM_PAGE_AUG, TDX_INJECT_ANY_OPERAND, 1);
+    TDXT_EXPECT(tdx_paths_is_busy(st_leaf(&e, 0, TDH_MEM_PAGE_AUG, GPA, 0, tdt_page(), NULL)),
+                "AUG: BUSY");
+    TDXT_EXPECT(counts(&e, TDX_PATH_G2B).pending == 1, "G2b pending before shutdown");
+    TDXT_EXPECT_STATUS(tdt_call(e.p, 1, TDH_SYS_DISABLE, &r), TDX_SUCCESS, "SYS.DISABLE");
+    EXPECT_PATH(&e, TDX_PATH_G2B, 1, 0, TDX_REACT_UNHANDLED, 1, "G2b at shutdown");
+    expect_balanced(&e, "shutdown");
+    st_teardown(&e);
+}
+
 /* More never-retried BUSYs than the table holds: the rest overflow; a
  * reset forgets everything. */
 static void test_overflow_and_reset(void)
@@ -458,6 +478,7 @@ int main(void)
     test_w1();
     test_t1();
     test_overflow_and_reset();
+    test_pending_at_shutdown();
     test_concurrency_smoke();
     return tdxt_done("test-paths");
 }

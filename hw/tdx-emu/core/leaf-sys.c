@@ -595,6 +595,7 @@ uint64_t tdx_leaf_sys_shutdown(struct tdx_call *c, struct tdx_regs *r)
     }
     /* Cannot fail from here. */
     atomic_store(&m->sys_state, TDX_SYS_STATE_SHUTDOWN);
+    tdx_paths_forget_all(m);
     return TDX_SUCCESS;
 }
 
@@ -615,6 +616,7 @@ uint64_t tdx_leaf_sys_disable(struct tdx_call *c, struct tdx_regs *r)
     }
     /* Cannot fail from here. */
     atomic_store(&c->m->sys_state, TDX_SYS_STATE_SHUTDOWN);
+    tdx_paths_forget_all(c->m);
     return TDX_SUCCESS;
 }
 

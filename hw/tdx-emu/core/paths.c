@@ -279,6 +279,22 @@ void tdx_paths_forget_td(struct tdx_module *m, uint64_t tdr_pa, unsigned hkid)
     pthread_mutex_unlock(&p->mutex);
 }
 
+void tdx_paths_forget_all(struct tdx_module *m)
+{
+    struct tdx_paths *p = &m->paths;
+
+    if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0) {
+        return;
+    }
+    pthread_mutex_lock(&p->mutex);
+    for (unsigned i = 0; i < TDX_PATH_PENDING_MAX; i++) {
+        if (p->e[i].used) {
+            resolve(p, &p->e[i], TDX_REACT_UNHANDLED);
+        }
+    }
+    pthread_mutex_unlock(&p->mutex);
+}
+
 void tdx_module_path_stats(struct tdx_module *m, struct tdx_path_stats *out)
 {
     pthread_mutex_lock(&m->paths.mutex);

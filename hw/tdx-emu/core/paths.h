@@ -26,7 +26,8 @@
  *                  by the pending IPI; hardware does that too). VIOLATED:
  *                  a vCPU of the TD was inside at the retry. V2 rows count
  *                  only resolved G3 BUSYs, so they have no pending part.
- *   UNHANDLED      no retry before the TD is torn down (TDR reclaimed) or
+ *   UNHANDLED      no retry before the TD is torn down (TDR reclaimed), the
+ *                  module is shut down (SYS.SHUTDOWN / SYS.DISABLE), or
  *                  before TDX_PATH_WINDOW further calls about that TD
  *                  (about any TD for TD-less keys) were seen.
  * A retry that itself does not succeed still resolves the BUSY it retries
@@ -171,6 +172,9 @@ void tdx_paths_fini(struct tdx_paths *p);
 bool tdx_paths_is_busy(uint64_t status);
 void tdx_paths_note_slow(struct tdx_module *m, struct tdx_paths *p,
                          const struct tdx_path_event *ev);
+/* The module shuts down (SYS.SHUTDOWN / SYS.DISABLE): nothing can be
+ * retried any more, every pending BUSY is UNHANDLED. */
+void tdx_paths_forget_all(struct tdx_module *m);
 /* The TD of tdr_pa (KeyID hkid) is gone: its pending BUSYs are UNHANDLED. */
 void tdx_paths_forget_td(struct tdx_module *m, uint64_t tdr_pa, unsigned hkid);
 
