@@ -46,3 +46,11 @@ python3 "$ROOT/scripts/campaign" --plan "$WORK/bad.json" > "$WORK/bad.out" 2>&1 
 [ "$rc" = 2 ] && grep -q "unknown path id 'G9'" "$WORK/bad.out" ||
     fail "malformed plan: expected exit 2 and \"unknown path id 'G9'\", got $rc: $(cat "$WORK/bad.out")"
 ok "a malformed plan is refused: $(cat "$WORK/bad.out")"
+
+# A VM that does not finish in time is a dead VM, and fails the campaign.
+echo '{"scenarios": [{"name": "slow", "job": "tdvmm", "timeout": 3, "expect": {"M4": {"reaction": "retry-later"}}}]}' > "$WORK/slow.json"
+rc=0
+python3 "$ROOT/scripts/campaign" --plan "$WORK/slow.json" --out "$WORK/slow" > "$WORK/slow.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -qE '^M4 .*DEAD-VM' "$WORK/slow.out" ||
+    fail "scenario past its timeout: expected exit 1 and M4 DEAD-VM, got $rc: $(grep -E '^M4 |campaign:' "$WORK/slow.out" | tr '\n' '|')"
+ok "a scenario that times out is reported as a dead VM: $(grep -E '^  M4:' "$WORK/slow.out")"
