@@ -569,6 +569,27 @@ static void test_bad_input(void)
     qmp_ok(qts, &rsp, "{ 'execute': 'tdx-emu-inject-del', 'arguments': "
            "{ 'id': 'tdx0', 'rule': %" PRId64 " } }", id);
     qobject_unref(rsp);
+    /* A guest (TDCALL) leaf by name: listed back under its own name. */
+    id = qmp_ok_int(qts, "rule", "{ 'execute': 'tdx-emu-inject-add', 'arguments': "
+                    "{ 'id': 'tdx0', 'leaf': 'tdg_mem_page_accept', 'when': 'every', "
+                    "'n': 3 } }");
+    qmp_ok(qts, &rsp, "{ 'execute': 'query-tdx-emu-inject', 'arguments': "
+           "{ 'id': 'tdx0' } }");
+    {
+        QList *rules = qdict_get_qlist(rsp, "return");
+        QDict *r = qobject_to(QDict, qlist_peek(rules));
+
+        g_assert_nonnull(r);
+        g_assert_cmpstr(qdict_get_str(r, "leaf"), ==, "TDG.MEM.PAGE.ACCEPT");
+        g_assert_cmpint(qdict_get_int(r, "rule"), ==, id);
+    }
+    qobject_unref(rsp);
+    qmp_ok(qts, &rsp, "{ 'execute': 'tdx-emu-inject-del', 'arguments': "
+           "{ 'id': 'tdx0', 'rule': %" PRId64 " } }", id);
+    qobject_unref(rsp);
+    qmp_err(qts, "unknown leaf 'TDG.MEM.ACCEPT'; did you mean TDG.MEM.PAGE.ACCEPT?",
+            "{ 'execute': 'tdx-emu-inject-add', 'arguments': { 'id': 'tdx0', "
+            "'leaf': 'TDG.MEM.ACCEPT', 'when': 'every', 'n': 2 } }");
     qmp_err(qts, "has no injection rule",
             "{ 'execute': 'tdx-emu-inject-del', 'arguments': "
             "{ 'id': 'tdx0', 'rule': %" PRId64 " } }", id);
