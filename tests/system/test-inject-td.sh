@@ -15,6 +15,7 @@ boot inj --smp 2 --job td-run --timeout 300 --hmp-at-exit "info tdx" \
     --tdx-emu-props "seed=3,inject=$rules" \
     --append "tdx_emu.td_vcpus=2 tdx_emu.td_pages=256 tdx_emu.td_mode=convert"
 [ "$rc" = 0 ] || fail "convert run with injected busies: expected run-l1 exit 0, got $rc ($(grep -E 'tdvmm|WARN' "$WORK/inj.log" | tail -3 | tr '\n' '|'))"
+expect_line inj 'tdx-emu: tdx0: 6 injection rule\(s\) armed from the command line, seed 3' "the run prints its rules' seed"
 expect_line inj 'TDX-EMU-L1: tdvmm run ok vcpus=2 mode=convert' "payload correct despite the busies"
 expect_line inj '^TDX-EMU-L1: done rc=0' "no WARN/BUG in L1"
 expect_td_gone inj

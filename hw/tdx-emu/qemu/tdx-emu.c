@@ -330,6 +330,13 @@ static void tdx_emu_machine_done(Notifier *n, void *unused)
         error_report_err(err);
         exit(1);
     }
+    /* A run with rules says which seed drives them, so it can be redone. */
+    if (s->inject_rules && s->inject_rules->len) {
+        info_report("tdx-emu: %s: %u injection rule(s) armed from the command "
+                    "line, seed %" PRIu64,
+                    object_get_canonical_path_component(OBJECT(s)),
+                    s->inject_rules->len, s->seed);
+    }
     qemu_register_reset(tdx_emu_reset, s);
 }
 
