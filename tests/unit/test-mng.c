@@ -246,6 +246,12 @@ static void test_init(void)
     r = (struct tdx_regs){ .rcx = td.tdr, .rdx = KVM_FIELD(17, 0) };
     TDXT_EXPECT_STATUS(tdt_call(p, 0, TDH_MNG_RD, &r), TDX_SUCCESS, "RD ATTRIBUTES");
     TDXT_EXPECT(r.r8 == 1ULL << 28, "ATTRIBUTES read back");
+    /* Intel's MNG.INIT starts the TD epoch at 1. */
+    r = (struct tdx_regs){ .rcx = td.tdr,
+                           .rdx = (1ULL << 63) | (0x12ULL << 56) | (3ULL << 32) };
+    TDXT_EXPECT_STATUS(tdt_call(p, 0, TDH_MNG_RD, &r), TDX_SUCCESS, "RD TD_EPOCH");
+    TDXT_EXPECT(r.r8 == 1, "TD epoch after MNG.INIT: expected 1, got %llu",
+                (unsigned long long)r.r8);
     /* CPUID values (KVM_TDX_GET_CPUID): leaf 0, leaf 7/0, 0x80000000. */
     r = (struct tdx_regs){ .rcx = td.tdr, .rdx = 0x9410000300000000ULL | 0x1FE };
     TDXT_EXPECT_STATUS(tdt_call(p, 0, TDH_MNG_RD, &r), TDX_SUCCESS, "RD CPUID(0)");

@@ -280,6 +280,10 @@ uint64_t tdx_leaf_mng_init(struct tdx_call *c, struct tdx_regs *r)
     td->eptp = cfg->eptp_controls | td->tdcx_pa[TDX_TDCS_SEPT_ROOT];
     td->tsc_offset = 0;
     td->hp_lock_timeout_ns = HP_LOCK_TIMEOUT_DEFAULT_NS;
+    /* The TD epoch starts at 1 (Intel's MNG.INIT), both refcounts at 0. */
+    atomic_store(&td->td_epoch, 1);
+    atomic_store(&td->epoch_refcount[0], 0);
+    atomic_store(&td->epoch_refcount[1], 0);
     td->num_cpuid = lim.num_cpuid_configs;
     for (unsigned i = 0; i < lim.num_cpuid_configs; i++) {
         td->cpuid[i].leaf = cpuid[i].leaf;
