@@ -122,6 +122,9 @@ struct tdx_stats {
      * EPT-violation exit. */
     _Atomic uint64_t zero_step_entries;
     _Atomic uint64_t zero_step_synthetic_exits;
+    /* #VE the module raised in TDs, by reason (td-ve.h: TDX_VE_*), and
+     * #DF raised instead because VE_INFO was still valid. */
+    _Atomic uint64_t ve[8];
 };
 
 /* Rules: return a rule id >= 0, or -1 with a reason in err. */

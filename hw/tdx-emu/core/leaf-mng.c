@@ -66,6 +66,7 @@ uint64_t tdx_leaf_mng_create(struct tdx_call *c, struct tdx_regs *r)
     tdx_lock_init(&td->op_state_lock);
     tdx_lock_init(&td->sept_tree_lock);
     tdx_lock_init(&td->epoch_lock);
+    tdx_lock_init(&td->rtmr_lock);
     atomic_init(&td->op_state, TDX_OP_UNINITIALIZED);
     m->kot_state[hkid] = TDX_KOT_ASSIGNED;
     e->type = TDX_PT_TDR;

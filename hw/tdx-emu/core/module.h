@@ -246,6 +246,13 @@ uint64_t tdx_leaf_phymem_page_reclaim(struct tdx_call *c, struct tdx_regs *r);
 uint64_t tdx_leaf_phymem_page_rdmd(struct tdx_call *c, struct tdx_regs *r);
 uint64_t tdx_leaf_phymem_page_wbinvd(struct tdx_call *c, struct tdx_regs *r);
 uint64_t tdx_leaf_phymem_cache_wb(struct tdx_call *c, struct tdx_regs *r);
+/* Guest leaves (TDCALL): measurement (tdcall-mr.c), metadata (tdcall-vm.c). */
+uint64_t tdx_tdg_mr_rtmr_extend(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_tdg_mr_report(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_tdg_vm_rd(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_tdg_vm_wr(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_tdg_vp_rd(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_tdg_vp_wr(struct tdx_call *c, struct tdx_regs *r);
 /* S-EPT and TLB-tracking leaves (leaf-mem.c; S-EPT in sept.h/sept.c). */
 uint64_t tdx_leaf_mem_page_add(struct tdx_call *c, struct tdx_regs *r);
 uint64_t tdx_leaf_mem_sept_add(struct tdx_call *c, struct tdx_regs *r);

@@ -19,6 +19,7 @@
 
 #include "sept.h"
 #include "td.h"
+#include "td-ve.h"
 
 #define EXIT_REASON_TDCALL          77
 #define EXIT_REASON_TRIPLE_FAULT    2
@@ -266,6 +267,9 @@ enum tdx_td_xlate tdx_td_translate_private(struct tdx_td_run *run, uint64_t gpa,
         run->vcpu->ve_info.gla = 0;
         run->vcpu->ve_info.gpa = gpa;
         run->vcpu->ve_info.instr_info = 0;
+        run->vcpu->ve_info.instr_len = 0;
+        atomic_fetch_add_explicit(&run->vcpu->td->m->stats.ve[TDX_VE_CNT_EPT],
+                                  1, memory_order_relaxed);
         return TDX_TD_XLATE_VE;
     }
     *exit = (struct tdx_td_exit) {

@@ -108,6 +108,13 @@ struct tdx_td {
 
     /* Measurement */
     struct tdx_mrtd mr;
+    /* Run-time measurement registers (TDG.MR.RTMR.EXTEND; tdcall-mr.c),
+     * under rtmr_lock (hp sharex, busy -> |RTMR 0xA8). */
+    struct tdx_lock rtmr_lock;
+    uint8_t rtmr[4][48];
+    /* Guest-writable TDCS controls (TDG.VM.WR; tdcall-vm.c). */
+    _Atomic uint64_t td_ctls;
+    _Atomic uint64_t notify_enables;
 
     /* Locks and state of the S-EPT / VP.ENTER / TRACK families. */
     struct tdx_lock sept_tree_lock;     /* sharex, busy -> |SEPT (0x92) */
@@ -149,7 +156,11 @@ struct tdx_vcpu {
         bool valid;
         uint32_t exit_reason;
         uint64_t qualification, gla, gpa, instr_info;
+        uint32_t instr_len;             /* TDG.VP.VEINFO.GET R10[31:0] */
     } ve_info;
+    /* TDVPS CPUID_SUPERVISOR_VE / CPUID_USER_VE (TDG.VP.WR): every CPUID
+     * at CPL 0 / CPL > 0 is a #VE (td-ve.c). */
+    uint8_t cpuid_supervisor_ve, cpuid_user_ve;
 };
 
 /*

@@ -48,7 +48,9 @@ static uint64_t tdg_vp_veinfo_get(struct tdx_call *c, struct tdx_regs *r)
     r->rdx = v->ve_info.qualification;
     r->r8 = v->ve_info.gla;
     r->r9 = v->ve_info.gpa;
-    r->r10 = v->ve_info.instr_info;
+    /* R10: instruction length in bits 31:0, information in 63:32. */
+    r->r10 = (uint64_t)v->ve_info.instr_len |
+             (v->ve_info.instr_info << 32);
     v->ve_info.valid = false;
     return TDX_SUCCESS;
 }
@@ -56,14 +58,14 @@ static uint64_t tdg_vp_veinfo_get(struct tdx_call *c, struct tdx_regs *r)
 static const struct tdx_guest_leaf_desc guest_leaves[TDX_MAX_GUEST_LEAF] = {
     [TDG_VP_VMCALL]       = { "TDG.VP.VMCALL", NULL, 0 },
     [TDG_VP_INFO]         = { "TDG.VP.INFO", tdg_vp_info, 0 },
-    [TDG_MR_RTMR_EXTEND]  = { "TDG.MR.RTMR.EXTEND", NULL, 0 },
+    [TDG_MR_RTMR_EXTEND]  = { "TDG.MR.RTMR.EXTEND", tdx_tdg_mr_rtmr_extend, 0 },
     [TDG_VP_VEINFO_GET]   = { "TDG.VP.VEINFO.GET", tdg_vp_veinfo_get, 0 },
-    [TDG_MR_REPORT]       = { "TDG.MR.REPORT", NULL, 0 },
+    [TDG_MR_REPORT]       = { "TDG.MR.REPORT", tdx_tdg_mr_report, 0 },
     [TDG_MEM_PAGE_ACCEPT] = { "TDG.MEM.PAGE.ACCEPT", NULL, 0 },
-    [TDG_VM_RD]           = { "TDG.VM.RD", NULL, 1 },
-    [TDG_VM_WR]           = { "TDG.VM.WR", NULL, 0 },
-    [TDG_VP_RD]           = { "TDG.VP.RD", NULL, 0 },
-    [TDG_VP_WR]           = { "TDG.VP.WR", NULL, 0 },
+    [TDG_VM_RD]           = { "TDG.VM.RD", tdx_tdg_vm_rd, 1 },
+    [TDG_VM_WR]           = { "TDG.VM.WR", tdx_tdg_vm_wr, 0 },
+    [TDG_VP_RD]           = { "TDG.VP.RD", tdx_tdg_vp_rd, 0 },
+    [TDG_VP_WR]           = { "TDG.VP.WR", tdx_tdg_vp_wr, 0 },
 };
 
 const char *tdx_guest_leaf_name(unsigned leaf)

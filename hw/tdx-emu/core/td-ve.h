@@ -1,0 +1,82 @@
+/*
+ * #VE for the instructions and MSRs a TDX module virtualizes that way:
+ * the decision "#VE or handled by the module", the VE_INFO record that
+ * TDG.VP.VEINFO.GET returns, and per-reason counters.
+ *
+ * Facts (Intel tdx_1.5 TD dispatcher: CPUID, MSR, I/O and HLT VM exits,
+ * tdx_inject_ve()):
+ *  - CPUID: leaves in the reserved range 0x40000000..0x4FFFFFFF are never
+ *    in the module's CPUID table and always #VE; so does every CPUID when
+ *    the vCPU's CPUID_SUPERVISOR_VE (CPL 0) or CPUID_USER_VE (CPL > 0) is
+ *    set. Other leaves are virtualized by the module (a leaf above the
+ *    maximum of its range reads as the last base leaf).
+ *  - I/O instructions (IN, OUT, INS, OUTS) and HLT: always #VE.
+ *  - RDMSR/WRMSR: MSRs outside the module's MSR table and those the table
+ *    marks "#VE" (or "#GP or #VE", taken as #VE) for that direction.
+ *  - VE_INFO holds exit reason, qualification, GLA, GPA, instruction
+ *    length and information. If VE_INFO is still valid (the guest has not
+ *    called TDG.VP.VEINFO.GET since the last #VE), the module injects #DF
+ *    instead of #VE and leaves VE_INFO alone.
+ */
+#ifndef TDX_EMU_TD_VE_H
+#define TDX_EMU_TD_VE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct tdx_module;
+struct tdx_vcpu;
+
+/* VMX basic exit reasons that become a #VE. */
+#define TDX_VE_EXIT_CPUID   10
+#define TDX_VE_EXIT_HLT     12
+#define TDX_VE_EXIT_IO      30
+#define TDX_VE_EXIT_RDMSR   31
+#define TDX_VE_EXIT_WRMSR   32
+#define TDX_VE_EXIT_EPT     48
+
+/* Counter index (struct tdx_stats.ve[]). */
+enum tdx_ve_counter {
+    TDX_VE_CNT_CPUID,
+    TDX_VE_CNT_HLT,
+    TDX_VE_CNT_IO,
+    TDX_VE_CNT_RDMSR,
+    TDX_VE_CNT_WRMSR,
+    TDX_VE_CNT_EPT,
+    TDX_VE_CNT_DF,          /* #VE while VE_INFO valid -> #DF */
+    TDX_VE_CNT_OTHER,
+    TDX_VE_NUM_COUNTERS
+};
+
+/* Name of counter i ("cpuid", "hlt", ...), or NULL. */
+const char *tdx_ve_counter_name(unsigned i);
+
+/* An instruction of the TD that the module intercepts. */
+struct tdx_ve_event {
+    uint32_t exit_reason;       /* TDX_VE_EXIT_* */
+    uint64_t qualification;     /* I/O: VMX I/O exit qualification */
+    uint32_t instr_len;
+    unsigned cpl;
+    uint32_t leaf, subleaf;     /* CPUID */
+    uint32_t msr;               /* RDMSR/WRMSR */
+};
+
+enum tdx_ve_action {
+    TDX_VE_NONE,        /* not a #VE: the module handles/virtualizes it */
+    TDX_VE_INJECT,      /* #VE (vector 20); VE_INFO filled */
+    TDX_VE_DOUBLE,      /* VE_INFO was still valid: #DF (vector 8) */
+};
+
+/* Pure decisions (no state). */
+bool tdx_ve_cpuid_faults(const struct tdx_vcpu *v, uint32_t leaf, unsigned cpl);
+bool tdx_ve_msr_faults(uint32_t msr, bool write);
+
+/*
+ * The decision for `ev` on vCPU `v` (running on its LP: only that LP
+ * touches v->ve_info). On TDX_VE_INJECT, v->ve_info holds the event;
+ * counters in m->stats.ve[] are updated for INJECT and DOUBLE.
+ */
+enum tdx_ve_action tdx_td_ve(struct tdx_module *m, struct tdx_vcpu *v,
+                             const struct tdx_ve_event *ev);
+
+#endif

@@ -1,0 +1,256 @@
+/*
+ * Guest leaves of tdcall-mr.c / tdcall-vm.c and the #VE decisions of
+ * td-ve.c, through tdx_td_tdcall() on a vCPU inside a RUNNABLE TD, as the
+ * CPU side calls them: exact statuses on success and error paths.
+ */
+#include "sept-harness.h"
+#include "sha384.h"
+#include "td-ve.h"
+
+#define GPA      0x80000000ULL      /* a MAPPED private page */
+#define GPA2     0x80200000ULL      /* a page never added */
+
+#define TDCS_ATTRIBUTES     0x1110000300000000ULL
+#define TDCS_CONFIG_FLAGS   0x1110000300000016ULL
+#define TDCS_TD_CTLS        0x1110000300000017ULL
+#define TDCS_NOTIFY_ENABLES 0x9110000300000010ULL
+#define TDCS_RTMR_0_0       0x1310000300000040ULL
+#define TDCS_EPTP           0x1110000300000004ULL
+#define TDVPS_VCPU_INDEX    0xA020000200000002ULL
+#define TDVPS_CPUID_SUP_VE  0xA020000000000007ULL
+
+static struct st_env e;
+static struct tdx_td_run run;
+static uint64_t page;
+
+static struct tdx_regs tdcall(struct tdx_regs r)
+{
+    struct tdx_td_exit x;
+
+    TDXT_EXPECT(tdx_td_tdcall(e.p->m, &run, &r, &x) == TDX_TD_TDCALL_DONE,
+                "leaf %llu completes inside the TD", (unsigned long long)r.rax);
+    return r;
+}
+
+static void setup(void)
+{
+    struct tdx_regs r = { .rcx = 0 };
+
+    st_setup(&e, 2, 2, true);
+    page = st_mapped_page(&e, GPA);
+    r = (struct tdx_regs){ .rax = TDH_VP_ENTER, .rcx = e.td.vp[0].tdvpr };
+    TDXT_EXPECT(tdx_vp_enter(e.p->m, e.td.vp[0].lp, &r, &run), "enter: %#llx",
+                (unsigned long long)r.rax);
+}
+
+static void test_rtmr_extend(void)
+{
+    uint8_t data[48], want[48], buf[96];
+    struct tdx_regs r;
+
+    for (unsigned i = 0; i < 48; i++) {
+        data[i] = (uint8_t)(i * 7 + 1);
+    }
+    tdxt_mem_write(e.p, page + 0x40, data, sizeof(data));
+    r = tdcall((struct tdx_regs){ .rax = TDG_MR_RTMR_EXTEND, .rcx = GPA + 0x40, .rdx = 2 });
+    TDXT_EXPECT_STATUS(r.rax, TDX_SUCCESS, "RTMR.EXTEND RTMR[2]");
+    memset(buf, 0, 48);
+    memcpy(buf + 48, data, 48);
+    tdx_sha384(buf, 96, want);
+    TDXT_EXPECT(!memcmp(e.obj->rtmr[2], want, 48), "RTMR[2] = SHA-384(0^48 || data)");
+    /* A second extend chains. */
+    r = tdcall((struct tdx_regs){ .rax = TDG_MR_RTMR_EXTEND, .rcx = GPA + 0x40, .rdx = 2 });
+    TDXT_EXPECT_STATUS(r.rax, TDX_SUCCESS, "RTMR.EXTEND again");
+    memcpy(buf, want, 48);
+    tdx_sha384(buf, 96, want);
+    TDXT_EXPECT(!memcmp(e.obj->rtmr[2], want, 48), "RTMR[2] chained");
+    for (unsigned i = 0; i < 48; i++) {
+        TDXT_EXPECT(e.obj->rtmr[0][i] == 0, "RTMR[0] untouched");
+    }
+
+    r = tdcall((struct tdx_regs){ .rax = TDG_MR_RTMR_EXTEND, .rcx = GPA + 0x20, .rdx = 0 });
+    TDXT_EXPECT_STATUS(r.rax, TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX, "unaligned GPA");
+    r = tdcall((struct tdx_regs){ .rax = TDG_MR_RTMR_EXTEND, .rcx = GPA2, .rdx = 0 });
+    TDXT_EXPECT_STATUS(r.rax, TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX, "unmapped GPA");
+    r = tdcall((struct tdx_regs){ .rax = TDG_MR_RTMR_EXTEND, .rcx = GPA | (1ULL << 47),
+                                  .rdx = 0 });
+    TDXT_EXPECT_STATUS(r.rax, TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX, "shared GPA");
+    r = tdcall((struct tdx_regs){ .rax = TDG_MR_RTMR_EXTEND, .rcx = GPA, .rdx = 4 });
+    TDXT_EXPECT_STATUS(r.rax, TDX_OPERAND_INVALID | TDX_OPERAND_ID_RDX, "index 4");
+    /* The host holds the RTMR lock: the guest backs off with BUSY|RTMR. */
+    TDXT_EXPECT(tdx_lock_try(&e.obj->rtmr_lock, TDX_LOCK_HP_SHAREX, TDX_LOCK_EXCLUSIVE,
+                             true) == TDX_LOCK_OK, "hold the RTMR lock");
+    r = tdcall((struct tdx_regs){ .rax = TDG_MR_RTMR_EXTEND, .rcx = GPA, .rdx = 0 });
+    TDXT_EXPECT_STATUS(r.rax, TDX_OPERAND_BUSY | TDX_OPERAND_ID_RTMR, "RTMR lock held");
+    tdx_lock_release(&e.obj->rtmr_lock, TDX_LOCK_EXCLUSIVE);
+}
+
+static void test_report(void)
+{
+    uint8_t rd[64], rpt[1024], h[48];
+    struct tdx_regs r;
+    uint64_t attr;
+
+    for (unsigned i = 0; i < 64; i++) {
+        rd[i] = (uint8_t)(0xA0 + i);
+    }
+    tdxt_mem_write(e.p, page + 0xC0, rd, sizeof(rd));
+    r = tdcall((struct tdx_regs){ .rax = TDG_MR_REPORT, .rcx = GPA + 0x400,
+                                  .rdx = GPA + 0xC0, .r8 = 0 });
+    TDXT_EXPECT_STATUS(r.rax, TDX_SUCCESS, "REPORT");
+    tdxt_mem_read(e.p, page + 0x400, rpt, sizeof(rpt));
+    TDXT_EXPECT(rpt[0] == 0x81 && rpt[1] == 0 && rpt[2] == 0, "REPORTTYPE %02x %02x %02x",
+                rpt[0], rpt[1], rpt[2]);
+    TDXT_EXPECT(!memcmp(rpt + 128, rd, 64), "REPORTDATA copied");
+    memcpy(&attr, rpt + 512, 8);
+    TDXT_EXPECT(attr == e.obj->cfg.attributes, "TDINFO.ATTRIBUTES");
+    TDXT_EXPECT(!memcmp(rpt + 512 + 16, e.obj->mr.mrtd, 48), "TDINFO.MRTD");
+    TDXT_EXPECT(!memcmp(rpt + 512 + 208 + 2 * 48, e.obj->rtmr[2], 48), "TDINFO.RTMR[2]");
+    tdx_sha384(rpt + 512, 512, h);
+    TDXT_EXPECT(!memcmp(rpt + 80, h, 48), "TEE_INFO_HASH = SHA-384(TDINFO)");
+    tdx_sha384(rpt + 256, 256, h);
+    TDXT_EXPECT(!memcmp(rpt + 32, h, 48), "TEE_TCB_INFO_HASH = SHA-384(TEE_TCB_INFO)");
+
+    r = tdcall((struct tdx_regs){ .rax = TDG_MR_REPORT, .rcx = GPA + 0x200, .rdx = GPA });
+    TDXT_EXPECT_STATUS(r.rax, TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX, "report not 1K-aligned");
+    r = tdcall((struct tdx_regs){ .rax = TDG_MR_REPORT, .rcx = GPA, .rdx = GPA + 8 });
+    TDXT_EXPECT_STATUS(r.rax, TDX_OPERAND_INVALID | TDX_OPERAND_ID_RDX, "data not 64-aligned");
+    r = tdcall((struct tdx_regs){ .rax = TDG_MR_REPORT, .rcx = GPA, .rdx = GPA2 });
+    TDXT_EXPECT_STATUS(r.rax, TDX_OPERAND_INVALID | TDX_OPERAND_ID_RDX, "data unmapped");
+    r = tdcall((struct tdx_regs){ .rax = TDG_MR_REPORT, .rcx = GPA, .rdx = GPA, .r8 = 1 });
+    TDXT_EXPECT_STATUS(r.rax, TDX_OPERAND_INVALID | TDX_OPERAND_ID_R8, "subtype 1");
+    r = tdcall((struct tdx_regs){ .rax = TDG_MR_REPORT, .rcx = GPA2, .rdx = GPA });
+    TDXT_EXPECT_STATUS(r.rax, TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX, "report unmapped");
+}
+
+static void test_vm_vp_rd_wr(void)
+{
+    struct tdx_regs r;
+    uint8_t rtmr0[8];
+
+    r = tdcall((struct tdx_regs){ .rax = TDG_VM_RD, .rdx = TDCS_ATTRIBUTES });
+    TDXT_EXPECT(r.rax == TDX_SUCCESS && r.r8 == e.obj->cfg.attributes, "VM.RD ATTRIBUTES");
+    r = tdcall((struct tdx_regs){ .rax = TDG_VM_RD, .rdx = TDCS_CONFIG_FLAGS });
+    TDXT_EXPECT_STATUS(r.rax, TDX_SUCCESS, "VM.RD CONFIG_FLAGS");
+    r = tdcall((struct tdx_regs){ .rax = TDG_VM_RD | (1 << 16), .rdx = TDCS_TD_CTLS });
+    TDXT_EXPECT(r.rax == TDX_SUCCESS && r.r8 == 0 && r.rdx == ~0ULL, "VM.RD v1 TD_CTLS");
+    r = tdcall((struct tdx_regs){ .rax = TDG_VM_RD | (2 << 16), .rdx = TDCS_TD_CTLS });
+    TDXT_EXPECT_STATUS(r.rax, TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX, "VM.RD v2");
+    r = tdcall((struct tdx_regs){ .rax = TDG_VM_RD, .rdx = TDCS_EPTP });
+    TDXT_EXPECT_STATUS(r.rax, TDX_METADATA_FIELD_ID_INCORRECT, "VM.RD EPTP (not guest-visible)");
+    r = tdcall((struct tdx_regs){ .rax = TDG_VM_RD, .rdx = TDCS_ATTRIBUTES, .rcx = 1 });
+    TDXT_EXPECT_STATUS(r.rax, TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX, "VM.RD of VM 1");
+    r = tdcall((struct tdx_regs){ .rax = TDG_VM_RD, .rdx = TDCS_ATTRIBUTES | (1ULL << 34) });
+    TDXT_EXPECT_STATUS(r.rax, TDX_METADATA_FIELD_ID_INCORRECT, "VM.RD multi-element ID");
+    r = tdcall((struct tdx_regs){ .rax = TDG_VM_RD, .rdx = TDCS_RTMR_0_0 + 6 * 2 });
+    memcpy(rtmr0, e.obj->rtmr[2], 8);
+    TDXT_EXPECT(r.rax == TDX_SUCCESS && !memcmp(&r.r8, rtmr0, 8), "VM.RD RTMR[2] qword 0");
+
+    /* Writes: TD_CTLS bit 0 and NOTIFY_ENABLES bit 0 only. */
+    r = tdcall((struct tdx_regs){ .rax = TDG_VM_WR, .rdx = TDCS_TD_CTLS, .r8 = 1, .r9 = 1 });
+    TDXT_EXPECT(r.rax == TDX_SUCCESS && r.r8 == 0 && e.obj->td_ctls == 1,
+                "VM.WR TD_CTLS.PENDING_VE_DISABLE: %#llx", (unsigned long long)r.rax);
+    r = tdcall((struct tdx_regs){ .rax = TDG_VM_WR, .rdx = TDCS_TD_CTLS, .r8 = 2, .r9 = 3 });
+    TDXT_EXPECT_STATUS(r.rax, TDX_METADATA_FIELD_VALUE_NOT_VALID, "VM.WR TD_CTLS bit 1");
+    r = tdcall((struct tdx_regs){ .rax = TDG_VM_WR, .rdx = TDCS_TD_CTLS, .r8 = 2, .r9 = 2 });
+    TDXT_EXPECT_STATUS(r.rax, TDX_METADATA_FIELD_NOT_WRITABLE, "VM.WR TD_CTLS mask bit 1 only");
+    r = tdcall((struct tdx_regs){ .rax = TDG_VM_WR, .rdx = TDCS_NOTIFY_ENABLES, .r8 = 1,
+                                  .r9 = ~0ULL & 1 });
+    TDXT_EXPECT(r.rax == TDX_SUCCESS && e.obj->notify_enables == 1, "VM.WR NOTIFY_ENABLES");
+    r = tdcall((struct tdx_regs){ .rax = TDG_VM_WR, .rdx = TDCS_ATTRIBUTES, .r8 = 1, .r9 = 1 });
+    TDXT_EXPECT_STATUS(r.rax, TDX_METADATA_FIELD_NOT_WRITABLE, "VM.WR ATTRIBUTES");
+
+    r = tdcall((struct tdx_regs){ .rax = TDG_VP_RD, .rdx = TDVPS_VCPU_INDEX });
+    TDXT_EXPECT(r.rax == TDX_SUCCESS && r.r8 == 0, "VP.RD VCPU_INDEX");
+    r = tdcall((struct tdx_regs){ .rax = TDG_VP_WR, .rdx = TDVPS_VCPU_INDEX, .r8 = 1, .r9 = 1 });
+    TDXT_EXPECT_STATUS(r.rax, TDX_METADATA_FIELD_NOT_WRITABLE, "VP.WR VCPU_INDEX");
+    r = tdcall((struct tdx_regs){ .rax = TDG_VP_RD, .rdx = 0xA020000300000099ULL });
+    TDXT_EXPECT_STATUS(r.rax, TDX_METADATA_FIELD_ID_INCORRECT, "VP.RD unknown field");
+    r = tdcall((struct tdx_regs){ .rax = TDG_VP_WR, .rdx = TDVPS_CPUID_SUP_VE, .r8 = 1,
+                                  .r9 = 0xFF });
+    TDXT_EXPECT(r.rax == TDX_SUCCESS && run.vcpu->cpuid_supervisor_ve == 1,
+                "VP.WR CPUID_SUPERVISOR_VE");
+}
+
+static void test_ve_decisions(void)
+{
+    struct tdx_vcpu *v = run.vcpu;
+    const struct tdx_stats *s = tdx_module_stats(e.p->m);
+    struct tdx_ve_event ev;
+    struct tdx_regs r;
+
+    /* CPUID: reserved range always, others only with CPUID_*_VE. */
+    v->cpuid_supervisor_ve = 0;
+    TDXT_EXPECT(tdx_ve_cpuid_faults(v, 0x40000000, 0), "CPUID 0x40000000 #VE");
+    TDXT_EXPECT(tdx_ve_cpuid_faults(v, 0x4FFFFFFF, 3), "CPUID 0x4FFFFFFF #VE");
+    TDXT_EXPECT(!tdx_ve_cpuid_faults(v, 0x1, 0), "CPUID 1 virtualized");
+    TDXT_EXPECT(!tdx_ve_cpuid_faults(v, 0x80000008, 0), "CPUID 0x80000008 virtualized");
+    v->cpuid_user_ve = 1;
+    TDXT_EXPECT(tdx_ve_cpuid_faults(v, 0x1, 3) && !tdx_ve_cpuid_faults(v, 0x1, 0),
+                "CPUID_USER_VE: CPL 3 only");
+    v->cpuid_user_ve = 0;
+    /* MSRs */
+    TDXT_EXPECT(tdx_ve_msr_faults(0xFE, false) && tdx_ve_msr_faults(0xFE, true),
+                "MTRRCAP (absent from the table) #VE");
+    TDXT_EXPECT(tdx_ve_msr_faults(0x1B, false), "APIC_BASE #VE");
+    TDXT_EXPECT(tdx_ve_msr_faults(0x6E0, true), "TSC_DEADLINE #VE");
+    TDXT_EXPECT(tdx_ve_msr_faults(0x830, true), "x2APIC ICR #VE");
+    TDXT_EXPECT(!tdx_ve_msr_faults(0x80B, true), "x2APIC EOI: virtual APIC");
+    TDXT_EXPECT(!tdx_ve_msr_faults(0x10, false) && tdx_ve_msr_faults(0x10, true),
+                "TSC: read native, write #VE");
+    TDXT_EXPECT(!tdx_ve_msr_faults(0xC0000080, true), "EFER handled");
+    TDXT_EXPECT(tdx_ve_msr_faults(0xC0000083, false), "CSTAR #VE");
+    TDXT_EXPECT(tdx_ve_msr_faults(0x40000000, false), "outside the bitmap ranges #VE");
+
+    /* The record and the counters. */
+    ev = (struct tdx_ve_event){ .exit_reason = TDX_VE_EXIT_IO, .instr_len = 2,
+                                .qualification = 0x3F80008 | (1 << 3) };
+    TDXT_EXPECT(tdx_td_ve(e.p->m, v, &ev) == TDX_VE_INJECT, "IN: #VE");
+    TDXT_EXPECT(s->ve[TDX_VE_CNT_IO] == 1, "io counter 1, got %llu",
+                (unsigned long long)s->ve[TDX_VE_CNT_IO]);
+    ev = (struct tdx_ve_event){ .exit_reason = TDX_VE_EXIT_HLT, .instr_len = 1 };
+    TDXT_EXPECT(tdx_td_ve(e.p->m, v, &ev) == TDX_VE_DOUBLE, "#VE while VE_INFO valid: #DF");
+    TDXT_EXPECT(s->ve[TDX_VE_CNT_DF] == 1 && s->ve[TDX_VE_CNT_HLT] == 0, "df counted, hlt not");
+    r = tdcall((struct tdx_regs){ .rax = TDG_VP_VEINFO_GET });
+    TDXT_EXPECT(r.rax == TDX_SUCCESS && r.rcx == 30 && r.rdx == (0x3F80008 | (1 << 3)) &&
+                r.r10 == 2, "VEINFO.GET of the IN: reason %llu qual %#llx r10 %#llx",
+                (unsigned long long)r.rcx, (unsigned long long)r.rdx,
+                (unsigned long long)r.r10);
+    TDXT_EXPECT(tdx_td_ve(e.p->m, v, &ev) == TDX_VE_INJECT, "HLT: #VE");
+    r = tdcall((struct tdx_regs){ .rax = TDG_VP_VEINFO_GET });
+    TDXT_EXPECT(r.rcx == 12 && r.rdx == 0 && r.r10 == 1, "VEINFO.GET of the HLT");
+    ev = (struct tdx_ve_event){ .exit_reason = TDX_VE_EXIT_RDMSR, .msr = 0x1A0, .instr_len = 2 };
+    TDXT_EXPECT(tdx_td_ve(e.p->m, v, &ev) == TDX_VE_NONE && !v->ve_info.valid,
+                "RDMSR MISC_ENABLE: no #VE");
+    ev.msr = 0xFE;
+    TDXT_EXPECT(tdx_td_ve(e.p->m, v, &ev) == TDX_VE_INJECT, "RDMSR MTRRCAP: #VE");
+    r = tdcall((struct tdx_regs){ .rax = TDG_VP_VEINFO_GET });
+    TDXT_EXPECT(r.rcx == 31 && r.rdx == 0 && r.r10 == 2, "VEINFO.GET of the RDMSR");
+    ev = (struct tdx_ve_event){ .exit_reason = TDX_VE_EXIT_CPUID, .leaf = 0x40000000,
+                                .instr_len = 2 };
+    TDXT_EXPECT(tdx_td_ve(e.p->m, v, &ev) == TDX_VE_INJECT, "CPUID 0x40000000: #VE");
+    r = tdcall((struct tdx_regs){ .rax = TDG_VP_VEINFO_GET });
+    TDXT_EXPECT(r.rcx == 10, "VEINFO.GET of the CPUID");
+    ev.leaf = 0;
+    TDXT_EXPECT(tdx_td_ve(e.p->m, v, &ev) == TDX_VE_NONE, "CPUID 0: virtualized");
+    TDXT_EXPECT(s->ve[TDX_VE_CNT_CPUID] == 1 && s->ve[TDX_VE_CNT_RDMSR] == 1 &&
+                s->ve[TDX_VE_CNT_HLT] == 1, "counters cpuid/rdmsr/hlt = 1");
+    TDXT_EXPECT(!strcmp(tdx_ve_counter_name(TDX_VE_CNT_WRMSR), "wrmsr") &&
+                !tdx_ve_counter_name(TDX_VE_NUM_COUNTERS), "counter names");
+}
+
+int main(void)
+{
+    struct tdx_td_exit x = { .reason = 1 };
+    struct tdx_regs out;
+
+    setup();
+    test_rtmr_extend();
+    test_report();
+    test_vm_vp_rd_wr();
+    test_ve_decisions();
+    tdx_vp_exit(e.p->m, &run, &x, &out);
+    st_expect_invariants(&e, "after the guest leaves");
+    st_teardown(&e);
+    return tdxt_done("test-tdcall-guest");
+}
