@@ -34,7 +34,7 @@
  * whole run. --checksums [--vcpus N] [--pages P] prints the expected
  * checksums without KVM (for host-side tests of the payload).
  * --mode NAME[:N] (normal, convert[:rounds], hammer, pingpong[:exits],
- * compute[:iterations]) sets the payload's mode (RCX[23:16]) and N
+ * compute[:iterations], ve) sets the payload's mode (RCX[23:16]) and N
  * (RCX[63:32]); per mode tdvmm also: convert — serves MapGPA
  * (KVM_HC_MAP_GPA_RANGE: memory attributes, PUNCH_HOLE / MADV_DONTNEED)
  * and, before each range goes back to private, checks in its own shared
@@ -45,7 +45,11 @@
  * and until every odd vCPU wrote port 0x503), which makes the module's
  * zero-step filter arm, then converts it once; pingpong — counts port
  * 0x504 writes and prints "tdvmm pingpong exits=E seconds=S per-second=R"
- * (clock_gettime around the run). Every run prints "tdvmm run seconds=S".
+ * (clock_gettime around the run); ve — counts the payload's #VE-forwarded
+ * IN/OUT on port 0x505, and on a write to port 0x506 posts an interrupt
+ * (KVM_SIGNAL_MSI, vector 0x30) to the vCPU so that its TDVMCALL<HLT>
+ * returns ("tdvmm ve vcpu I out=1 in=1 value=V msi=1").
+ * Every run prints "tdvmm run seconds=S".
  * The vCPUs' CPUID as given to KVM says MAXPA = GPAW (48), as
  * KVM_TDX_GET_CPUID would: KVM checks MapGPA's shared-bit GPAs against it.
  *
@@ -96,6 +100,7 @@
 #define KVM_RUN                     _IO(KVMIO_TYPE, 0x80)
 #define KVM_SET_USER_MEMORY_REGION2 _IOW(KVMIO_TYPE, 0x49, struct kvm_userspace_memory_region2)
 #define KVM_SET_CPUID2              _IOW(KVMIO_TYPE, 0x90, struct kvm_cpuid2)
+#define KVM_SIGNAL_MSI              _IOW(KVMIO_TYPE, 0xa5, struct kvm_msi)
 #define KVM_ENABLE_CAP              _IOW(KVMIO_TYPE, 0xa3, struct kvm_enable_cap)
 #define KVM_MEMORY_ENCRYPT_OP       _IOWR(KVMIO_TYPE, 0xba, unsigned long)
 #define KVM_SET_MEMORY_ATTRIBUTES   _IOW(KVMIO_TYPE, 0xd2, struct kvm_memory_attributes)
@@ -144,6 +149,11 @@ struct kvm_cpuid_entry2 {
 struct kvm_cpuid2 {
     uint32_t nent, padding;
     struct kvm_cpuid_entry2 entries[];
+};
+
+struct kvm_msi {
+    uint32_t address_lo, address_hi, data, flags, devid;
+    uint8_t pad[12];
 };
 
 struct kvm_enable_cap {
@@ -288,19 +298,23 @@ _Static_assert(sizeof(struct kvm_userspace_memory_region2) == 160,
 #define TDP_PORT_PANIC     0x502
 #define TDP_PORT_PHASE     0x503
 #define TDP_PORT_PING      0x504
+#define TDP_PORT_VE        0x505
+#define TDP_PORT_VE_HLT    0x506
+#define TDP_VE_OUT_TAG     0x5e5e0000u
+#define TDP_VE_HLT_VECTOR  0x30         /* the interrupt that ends the HLT */
 /* Modes (td-payload ABI): RCX[23:16] = mode, RCX[63:32] = N. */
 #define TDP_MODE_SHIFT     16
 #define TDP_ARG_SHIFT      32
 enum tdp_mode {
     TDP_MODE_NORMAL, TDP_MODE_CONVERT, TDP_MODE_HAMMER, TDP_MODE_PINGPONG,
-    TDP_MODE_COMPUTE, TDP_NR_MODES
+    TDP_MODE_COMPUTE, TDP_MODE_VE, TDP_NR_MODES
 };
 static const char *const tdp_mode_names[TDP_NR_MODES] = {
-    "normal", "convert", "hammer", "pingpong", "compute",
+    "normal", "convert", "hammer", "pingpong", "compute", "ve",
 };
 /* N when RCX[63:32] is 0 (the payload's defaults). */
 static const uint64_t tdp_mode_default_n[TDP_NR_MODES] = {
-    0, 4, 0, 10000, TDP_LCG_ITERATIONS,
+    0, 4, 0, 10000, TDP_LCG_ITERATIONS, 0,
 };
 #define TDP_CONVERT_ROUND_MUL 0x9E3779B97F4A7C15ull
 #define TDP_HAMMER_GPA     0xC0000000ull
@@ -334,6 +348,9 @@ struct vcpu_run {
     uint64_t pings;                  /* pingpong: writes to port 0x504 */
     unsigned phase;                  /* hammer: last value on port 0x503 */
     unsigned hammer_faults;          /* hammer: faults held on the page */
+    unsigned ve_outs, ve_ins;        /* ve: port 0x505 accesses */
+    uint32_t ve_out_value;           /* ve: last value written there */
+    unsigned ve_msis;                /* ve: interrupts posted for the HLT */
 };
 
 struct tdvmm {
@@ -933,6 +950,11 @@ static uint64_t expected_checksum(unsigned vcpu, uint64_t pages,
     if (mode == TDP_MODE_COMPUTE) {
         return lcg_n((uint64_t)vcpu + 1, n);
     }
+    if (mode == TDP_MODE_VE) {
+        /* #VEs handled by reason: cpuid 1, io 2, rdmsr 2, wrmsr 2, hlt 1. */
+        return (uint64_t)vcpu << 48 | 1ull << 32 | 2u << 24 | 2u << 16 |
+               2u << 8 | 1u;
+    }
     for (uint64_t k = 0; k < words; k++) {
         sum += (base + k * 8) ^ TDP_PATTERN_XOR;
     }
@@ -1074,6 +1096,7 @@ static int handle_io(struct vcpu_run *v)
     if (run->io.direction != KVM_EXIT_IO_OUT) {
         /* Nothing is readable: all ones, as from an empty bus. */
         memset(data, 0xff, (size_t)size * count);
+        v->ve_ins += run->io.port == TDP_PORT_VE;
         return 1;
     }
     switch (run->io.port) {
@@ -1103,6 +1126,33 @@ static int handle_io(struct vcpu_run *v)
     case TDP_PORT_PING:
         v->pings += count;
         return 1;
+    case TDP_PORT_VE:
+        /* ve mode: the payload's #VE handler forwarded its OUT. */
+        v->ve_outs += count;
+        if (size == 4) {
+            memcpy(&v->ve_out_value, data + (size_t)(count - 1) * 4, 4);
+        }
+        return 1;
+    case TDP_PORT_VE_HLT: {
+        /*
+         * ve mode: the vCPU is about to HLT with interrupts disabled, and
+         * its TDVMCALL<HLT> (interrupt-blocked flag set) only returns once
+         * an interrupt is pending for it. Post one (fixed, vector 0x30, to
+         * its x2APIC ID = vCPU index) before re-entering: KVM then finds
+         * it in the posted-interrupt descriptor and does not block.
+         */
+        struct kvm_msi msi = {
+            .address_lo = 0xFEE00000u | (v->id << 12),
+            .data = TDP_VE_HLT_VECTOR,
+        };
+
+        if (ioctl(v->t->vm_fd, KVM_SIGNAL_MSI, &msi) < 0) {
+            vcpu_failed(v, "KVM_SIGNAL_MSI for the HLT: %s", strerror(errno));
+            return 0;
+        }
+        v->ve_msis++;
+        return 1;
+    }
     case TDP_PORT_PHASE:
         if (size == 4) {
             pthread_mutex_lock(&v->t->lock);
@@ -1553,6 +1603,20 @@ static void check_checksums(struct tdvmm *t)
     if (t->mode == TDP_MODE_HAMMER) {
         printf("TDX-EMU-L1: tdvmm hammer faults-held=%u converted=%d\n",
                t->hammer_faults_total, t->hammer_converted);
+    }
+    if (t->mode == TDP_MODE_VE) {
+        for (unsigned i = 0; i < t->nr_vcpus; i++) {
+            struct vcpu_run *v = &t->vcpu[i];
+
+            printf("TDX-EMU-L1: tdvmm ve vcpu %u out=%u in=%u value=%#x msi=%u\n",
+                   i, v->ve_outs, v->ve_ins, v->ve_out_value, v->ve_msis);
+            if (v->ve_outs != 1 || v->ve_ins != 1 || v->ve_msis != 1 ||
+                v->ve_out_value != (TDP_VE_OUT_TAG | i)) {
+                printf("TDX-EMU-L1: tdvmm FAILED ve vcpu %u: expected out=1 in=1"
+                       " msi=1 value=%#x\n", i, TDP_VE_OUT_TAG | i);
+                bad = 1;
+            }
+        }
     }
     if (bad) {
         destroy_td(t);

@@ -81,6 +81,29 @@
  *   4 compute:  no memory work; C = LCG^N(i + 1) (N default 1000000),
  *               RDTSC around the loop. Console: "td-payload vcpu <i>
  *               compute cycles <c>".
+ *   5 ve:       accept R_i (P >= 1), then the instructions a TDX module
+ *               turns into #VE, each handled as Linux's TD guest does
+ *               (TDG.VP.VEINFO.GET, then the GHCI TDVMCALL, RIP += the
+ *               VE_INFO instruction length): CPUID 0x40000000 (TDVMCALL
+ *               <Instruction.CPUID>; must return KVM's signature
+ *               "KVMKVMKVM"), OUT of 4 bytes (value 0x5e5e0000 | i) and
+ *               IN of 4 bytes at port 0x505 (<Instruction.IO>; the IN
+ *               reads tdvmm's 0xFFFFFFFF), RDMSR/WRMSR/RDMSR/WRMSR of
+ *               MSR_KVM_POLL_CONTROL 0x4b564d05 (<Instruction.RDMSR/
+ *               WRMSR>: 1, write 0, 0, write 1), then an OUT of i to port
+ *               0x506 (tdvmm posts an interrupt to the vCPU) and HLT
+ *               (<Instruction.HLT>, interrupts blocked: returns since an
+ *               interrupt is pending). Then the guest leaves:
+ *               TDG.MR.RTMR.EXTEND (vCPU 0: RTMR[2], others RTMR[3]; 48
+ *               bytes from R_i), TDG.MR.REPORT (REPORTDATA from R_i; checks
+ *               REPORTTYPE 0x81, REPORTDATA echoed, TDINFO.ATTRIBUTES ==
+ *               TDG.VM.RD(ATTRIBUTES), the extended RTMR not zero, vCPU 0:
+ *               RTMR[2] qword 0 == TDG.VM.RD(RTMR[2] qword 0)),
+ *               TDG.VP.RD(VCPU_INDEX) == i. Any failed check panics
+ *               (0x102). C = i << 48 | cpuid << 32 | io << 24 | rdmsr <<
+ *               16 | wrmsr << 8 | hlt, counting #VEs handled by reason
+ *               (expected 1, 2, 2, 2, 1). Console: "td-payload vcpu <i>
+ *               ve cpuid 1 io 2 rdmsr 2 wrmsr 2 hlt 1 report ok".
  * The start line then ends in " mode <name> n <N as given>".
  * Stub build: TD_PAYLOAD_STUB_RCX (default 0) is the 64-bit RCX, so the
  * stub can run compute mode (guest/meson.build: td-payload-stub.bin).
@@ -94,6 +117,8 @@
  *   0x501, 4 bytes: done; value = C_i & 0xffffffff. Sent once, last.
  *   0x503, 4 bytes: hammer mode: 1 = accept phase done.
  *   0x504, 4 bytes: pingpong mode: one write per round.
+ *   0x505, 4 bytes: ve mode: the #VE'd OUT (0x5e5e0000 | i) and IN.
+ *   0x506, 4 bytes: ve mode: i, before the HLT.
  *   0x502, 4 bytes: panic; value = exception vector (0..31) or 0x100 for a
  *                   failed TDCALL/bad parameters, 0x101 for a failed
  *                   convert check; preceded by a console
@@ -130,8 +155,24 @@
 #define TDG_VP_VEINFO_GET   3
 #define TDG_MEM_PAGE_ACCEPT 6
 #define TDVMCALL_EXPOSE     0xFC00  /* R10..R15 */
+#define TDVMCALL_CPUID      10
 #define TDVMCALL_HLT        12
 #define TDVMCALL_IO         30
+#define TDVMCALL_RDMSR      31
+#define TDVMCALL_WRMSR      32
+#define TDG_MR_RTMR_EXTEND  2
+#define TDG_MR_REPORT       4
+#define TDG_VM_RD           7
+#define TDG_VP_RD           9
+#define EXIT_REASON_CPUID   10
+#define EXIT_REASON_HLT     12
+#define EXIT_REASON_IO      30
+#define EXIT_REASON_RDMSR   31
+#define EXIT_REASON_WRMSR   32
+#define MSR_KVM_POLL_CONTROL 0x4b564d05u
+#define TDCS_ATTRIBUTES     0x1110000300000000ull
+#define TDCS_RTMR_0_0       0x1310000300000040ull
+#define TDVPS_VCPU_INDEX    0xA020000200000002ull
 #define TDVMCALL_MAP_GPA    0x10001
 #define TDVMCALL_RETRY      1       /* R10 of a MapGPA to be resumed at R11 */
 #define TDX_PAGE_ALREADY_ACCEPTED   0x00000B0Aull
@@ -142,6 +183,7 @@
 #define PINGPONG_DEFAULT    10000
 #define COMPUTE_DEFAULT     LCG_ITERATIONS
 #define PANIC_CONVERT       0x101   /* zero check or shared readback failed */
+#define PANIC_VE            0x102   /* ve mode: a check failed */
 #define TDX_STATUS_CLASS(s) ((s) >> 32)
 #define TDX_OPERAND_BUSY            0x80000200ull
 #define TDX_OPERAND_BUSY_HOST_PRIO  0x80000201ull
@@ -246,6 +288,38 @@ static uint64_t veinfo_get(uint64_t *reason, uint64_t *gpa)
                      : "r11", "memory");
     *reason = rcx;
     *gpa = r9;
+    return rax;
+}
+
+/* Any TDCALL with RCX, RDX, R8..R15 in and out (r[0..9] = RCX RDX R8..R15). */
+static uint64_t tdcall_regs(uint64_t leaf, uint64_t r[10])
+{
+    register uint64_t r8 __asm__("r8") = r[2];
+    register uint64_t r9 __asm__("r9") = r[3];
+    register uint64_t r10 __asm__("r10") = r[4];
+    register uint64_t r11 __asm__("r11") = r[5];
+    register uint64_t r12 __asm__("r12") = r[6];
+    register uint64_t r13 __asm__("r13") = r[7];
+    register uint64_t r14 __asm__("r14") = r[8];
+    register uint64_t r15 __asm__("r15") = r[9];
+    uint64_t rax = leaf, rcx = r[0], rdx = r[1];
+
+    __asm__ volatile(".byte 0x66, 0x0f, 0x01, 0xcc"
+                     : "+a"(rax), "+c"(rcx), "+d"(rdx), "+r"(r8), "+r"(r9),
+                       "+r"(r10), "+r"(r11), "+r"(r12), "+r"(r13), "+r"(r14),
+                       "+r"(r15)
+                     :
+                     : "memory");
+    r[0] = rcx;
+    r[1] = rdx;
+    r[2] = r8;
+    r[3] = r9;
+    r[4] = r10;
+    r[5] = r11;
+    r[6] = r12;
+    r[7] = r13;
+    r[8] = r14;
+    r[9] = r15;
     return rax;
 }
 #define HAVE_TDX_CALLS 1
@@ -466,6 +540,13 @@ static void accept_page_retry(uint64_t vcpu, uint64_t gpa, int tolerate_accepted
 /* ---- #VE (hammer mode) ---------------------------------------------------- */
 
 static uint64_t ve_count[TDP_MAX_VCPUS];
+#if HAVE_TDX_CALLS
+/* ve mode: #VE go to ve_instruction(); #VEs handled by reason. */
+static uint8_t ve_mode[TDP_MAX_VCPUS];
+static struct ve_counts {
+    uint64_t cpuid, io, rdmsr, wrmsr, hlt;
+} ve_counts[TDP_MAX_VCPUS];
+#endif
 
 /*
  * A #VE: only the hammer page's "EPT violation on a PENDING page" is
@@ -473,12 +554,23 @@ static uint64_t ve_count[TDP_MAX_VCPUS];
  * it before it was mapped). Accept it (another vCPU may have done so
  * already) and return to retry the store; anything else panics.
  */
-void tdp_ve(const uint64_t *frame);
-void tdp_ve(const uint64_t *frame)
+void tdp_ve(uint64_t *frame);
+#if HAVE_TDX_CALLS
+static int ve_instruction(uint64_t vcpu, uint64_t *frame);
+#endif
+void tdp_ve(uint64_t *frame)
 {
 #if HAVE_TDX_CALLS
     uint64_t vcpu = ((uintptr_t)tdp_stacks_top - (uintptr_t)frame) / TDP_STACK_SIZE;
-    uint64_t reason = 0, gpa = 0, st = veinfo_get(&reason, &gpa);
+    uint64_t reason = 0, gpa = 0, st;
+
+    if (ve_mode[vcpu]) {
+        if (ve_instruction(vcpu, frame)) {
+            return;
+        }
+        tdp_exception(frame);
+    }
+    st = veinfo_get(&reason, &gpa);
 
     if (!st && reason == EXIT_REASON_EPT_VIOLATION &&
         (gpa & ~(PAGE_SIZE - 1)) == (uint64_t)TDP_HAMMER_GPA) {
@@ -633,6 +725,245 @@ static uint64_t hammer(uint64_t vcpu)
     return v != vcpu + 1;
 }
 
+/* ---- ve mode -------------------------------------------------------------- */
+
+#if HAVE_TDX_CALLS
+/* Saved GPRs below the #VE frame (entry.S, tdp_ve_common). */
+enum { S_RAX = -1, S_RBX = -2, S_RCX = -3, S_RDX = -4 };
+
+static void ve_fail(uint64_t vcpu, const char *what, uint64_t a, uint64_t b)
+{
+    panic(vcpu, PANIC_VE, what, a, b);
+}
+
+/*
+ * What Linux's TD guest does for these #VEs (virt_exception_kernel):
+ * TDG.VP.VEINFO.GET, the GHCI TDVMCALL for the exit reason, results into
+ * the interrupted context, RIP += the VE_INFO instruction length.
+ * Returns 0 for a #VE it does not handle.
+ */
+static int ve_instruction(uint64_t vcpu, uint64_t *frame)
+{
+    uint64_t r[10] = { 0 }, st, reason, qual, len;
+    uint64_t *rip = &frame[2];
+
+    st = tdcall_regs(TDG_VP_VEINFO_GET, r);
+    if (st) {
+        ve_fail(vcpu, "VEINFO.GET status/rip", st, *rip);
+    }
+    reason = r[0];
+    qual = r[1];
+    len = r[4] & 0xFFFFFFFF;
+    if (len == 0 || len > 15) {
+        ve_fail(vcpu, "VE_INFO instruction length/reason", len, reason);
+    }
+    memset(r, 0, sizeof(r));
+    r[0] = TDVMCALL_EXPOSE;
+    switch (reason) {
+    case EXIT_REASON_CPUID:
+        r[5] = TDVMCALL_CPUID;
+        r[6] = (uint32_t)frame[S_RAX];
+        r[7] = (uint32_t)frame[S_RCX];
+        st = tdcall_regs(TDG_VP_VMCALL, r);
+        if (st || r[4]) {
+            ve_fail(vcpu, "TDVMCALL<CPUID> status", st, r[4]);
+        }
+        frame[S_RAX] = (uint32_t)r[6];
+        frame[S_RBX] = (uint32_t)r[7];
+        frame[S_RCX] = (uint32_t)r[8];
+        frame[S_RDX] = (uint32_t)r[9];
+        ve_counts[vcpu].cpuid++;
+        break;
+    case EXIT_REASON_IO: {
+        unsigned size = (unsigned)(qual & 7) + 1, in = (qual >> 3) & 1;
+        uint64_t mask = size == 4 ? 0xFFFFFFFFull : (1ull << (size * 8)) - 1;
+
+        if (qual & (1 << 4)) {
+            ve_fail(vcpu, "string I/O #VE qual", qual, *rip);
+        }
+        r[5] = TDVMCALL_IO;
+        r[6] = size;
+        r[7] = !in;
+        r[8] = qual >> 16 & 0xFFFF;
+        r[9] = in ? 0 : frame[S_RAX] & mask;
+        st = tdcall_regs(TDG_VP_VMCALL, r);
+        if (st || r[4]) {
+            ve_fail(vcpu, "TDVMCALL<IO> status", st, r[4]);
+        }
+        if (in) {
+            frame[S_RAX] = (frame[S_RAX] & ~mask) | (r[5] & mask);
+            if (size == 4) {
+                frame[S_RAX] &= 0xFFFFFFFF;   /* 32-bit writes zero-extend */
+            }
+        }
+        ve_counts[vcpu].io++;
+        break;
+    }
+    case EXIT_REASON_RDMSR:
+        r[5] = TDVMCALL_RDMSR;
+        r[6] = (uint32_t)frame[S_RCX];
+        st = tdcall_regs(TDG_VP_VMCALL, r);
+        if (st || r[4]) {
+            ve_fail(vcpu, "TDVMCALL<RDMSR> status", st, r[4]);
+        }
+        frame[S_RAX] = (uint32_t)r[5];
+        frame[S_RDX] = r[5] >> 32;
+        ve_counts[vcpu].rdmsr++;
+        break;
+    case EXIT_REASON_WRMSR:
+        r[5] = TDVMCALL_WRMSR;
+        r[6] = (uint32_t)frame[S_RCX];
+        r[7] = (frame[S_RDX] << 32) | (uint32_t)frame[S_RAX];
+        st = tdcall_regs(TDG_VP_VMCALL, r);
+        if (st || r[4]) {
+            ve_fail(vcpu, "TDVMCALL<WRMSR> status", st, r[4]);
+        }
+        ve_counts[vcpu].wrmsr++;
+        break;
+    case EXIT_REASON_HLT:
+        /* Interrupts are disabled here: R12 = 1 ("interrupt blocked"). */
+        r[5] = TDVMCALL_HLT;
+        r[6] = 1;
+        st = tdcall_regs(TDG_VP_VMCALL, r);
+        if (st || r[4]) {
+            ve_fail(vcpu, "TDVMCALL<HLT> status", st, r[4]);
+        }
+        ve_counts[vcpu].hlt++;
+        break;
+    default:
+        put_prefix(vcpu);
+        put_str("unexpected #VE reason ");
+        put_dec(reason);
+        put_char('\n');
+        return 0;
+    }
+    *rip += len;
+    return 1;
+}
+
+static uint64_t vm_rd(uint64_t vcpu, uint64_t field)
+{
+    uint64_t r[10] = { 0 }, st;
+
+    r[1] = field;
+    st = tdcall_regs(TDG_VM_RD, r);
+    if (st) {
+        ve_fail(vcpu, "TDG.VM.RD field/status", field, st);
+    }
+    return r[2];
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 7; i >= 0; i--) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
+/* The instructions and leaves of ve mode (ABI above); returns C. */
+static uint64_t ve_run(uint64_t vcpu, uint64_t base)
+{
+    uint8_t *data = (uint8_t *)(uintptr_t)base;             /* 64-aligned */
+    uint8_t *rpt = (uint8_t *)(uintptr_t)(base + 0x400);    /* 1K-aligned */
+    uint32_t eax = 0x40000000, ebx = 0, ecx = 0, edx = 0, lo, hi;
+    uint64_t r[10] = { 0 }, st, rtmr = vcpu ? 3 : 2, attr, v;
+    struct ve_counts *n = &ve_counts[vcpu];
+
+    ve_mode[vcpu] = 1;
+    __asm__ volatile("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
+    if (ebx != 0x4b4d564b || ecx != 0x564b4d56 || edx != 0x4d) {
+        ve_fail(vcpu, "CPUID 0x40000000 ebx/ecx (not KVMKVMKVM)", ebx, ecx);
+    }
+    __asm__ volatile("outl %0, %w1" : : "a"(0x5e5e0000u | (uint32_t)vcpu),
+                     "Nd"((uint16_t)TDP_PORT_VE));
+    lo = 0;
+    __asm__ volatile("inl %w1, %0" : "=a"(lo) : "Nd"((uint16_t)TDP_PORT_VE));
+    if (lo != 0xFFFFFFFF) {
+        ve_fail(vcpu, "IN port 0x505 (want 0xffffffff)", lo, 0);
+    }
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(MSR_KVM_POLL_CONTROL));
+    if (lo != 1 || hi) {
+        ve_fail(vcpu, "RDMSR POLL_CONTROL (want 1)", lo, hi);
+    }
+    __asm__ volatile("wrmsr" : : "a"(0), "d"(0), "c"(MSR_KVM_POLL_CONTROL));
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(MSR_KVM_POLL_CONTROL));
+    if (lo != 0 || hi) {
+        ve_fail(vcpu, "RDMSR POLL_CONTROL after writing 0", lo, hi);
+    }
+    __asm__ volatile("wrmsr" : : "a"(1), "d"(0), "c"(MSR_KVM_POLL_CONTROL));
+    io_write(TDP_PORT_VE_HLT, 4, (uint32_t)vcpu);
+    __asm__ volatile("hlt" ::: "memory");
+
+    /* Guest leaves. */
+    for (int k = 0; k < 48; k++) {
+        data[k] = (uint8_t)(vcpu * 31 + k);
+    }
+    r[0] = base;
+    r[1] = rtmr;
+    st = tdcall_regs(TDG_MR_RTMR_EXTEND, r);
+    if (st) {
+        ve_fail(vcpu, "RTMR.EXTEND index/status", rtmr, st);
+    }
+    for (int k = 0; k < 64; k++) {
+        data[k] = (uint8_t)(0xA5 ^ vcpu ^ k);
+    }
+    memset(r, 0, sizeof(r));
+    r[0] = base + 0x400;
+    r[1] = base;
+    st = tdcall_regs(TDG_MR_REPORT, r);
+    if (st) {
+        ve_fail(vcpu, "REPORT status", st, 0);
+    }
+    if (rpt[0] != 0x81 || rpt[1] != 0) {
+        ve_fail(vcpu, "REPORTTYPE type/subtype", rpt[0], rpt[1]);
+    }
+    for (int k = 0; k < 64; k++) {
+        if (rpt[128 + k] != (uint8_t)(0xA5 ^ vcpu ^ k)) {
+            ve_fail(vcpu, "REPORTDATA byte/value", (uint64_t)k, rpt[128 + k]);
+        }
+    }
+    attr = vm_rd(vcpu, TDCS_ATTRIBUTES);
+    if (le64(rpt + 512) != attr) {
+        ve_fail(vcpu, "TDINFO.ATTRIBUTES/VM.RD", le64(rpt + 512), attr);
+    }
+    v = 0;
+    for (int q = 0; q < 6; q++) {
+        v |= le64(rpt + 512 + 208 + rtmr * 48 + q * 8);
+    }
+    if (!v) {
+        ve_fail(vcpu, "extended RTMR reads zero in the report", rtmr, 0);
+    }
+    if (vcpu == 0 && vm_rd(vcpu, TDCS_RTMR_0_0 + 2 * 6) != le64(rpt + 512 + 208 + 96)) {
+        ve_fail(vcpu, "RTMR[2] report/VM.RD", le64(rpt + 512 + 208 + 96),
+                vm_rd(vcpu, TDCS_RTMR_0_0 + 2 * 6));
+    }
+    memset(r, 0, sizeof(r));
+    r[1] = TDVPS_VCPU_INDEX;
+    st = tdcall_regs(TDG_VP_RD, r);
+    if (st || r[2] != vcpu) {
+        ve_fail(vcpu, "VP.RD VCPU_INDEX status/value", st, r[2]);
+    }
+    ve_mode[vcpu] = 0;
+    put_prefix(vcpu);
+    put_str("ve cpuid ");
+    put_dec(n->cpuid);
+    put_str(" io ");
+    put_dec(n->io);
+    put_str(" rdmsr ");
+    put_dec(n->rdmsr);
+    put_str(" wrmsr ");
+    put_dec(n->wrmsr);
+    put_str(" hlt ");
+    put_dec(n->hlt);
+    put_str(" report ok\n");
+    return vcpu << 48 | (n->cpuid & 0xFF) << 32 | (n->io & 0xFF) << 24 |
+           (n->rdmsr & 0xFF) << 16 | (n->wrmsr & 0xFF) << 8 | (n->hlt & 0xFF);
+}
+#endif
+
 /* ---- main ----------------------------------------------------------------- */
 
 static __attribute__((noreturn)) void report(uint64_t vcpu, uint64_t checksum)
@@ -652,7 +983,7 @@ void td_main(uint64_t vcpu, uint64_t rcx, uint64_t gpaw)
     unsigned mode = (unsigned)(rcx >> TDP_MODE_SHIFT) & TDP_MODE_MASK;
     uint64_t n = rcx >> TDP_ARG_SHIFT, checksum, t0, t1;
     static const char *const names[] = {
-        "normal", "convert", "hammer", "pingpong", "compute",
+        "normal", "convert", "hammer", "pingpong", "compute", "ve",
     };
 
     setup_idt(vcpu);
@@ -663,12 +994,12 @@ void td_main(uint64_t vcpu, uint64_t rcx, uint64_t gpaw)
     put_dec(gpaw);
     if (mode) {
         put_str(" mode ");
-        put_str(mode <= TDP_MODE_COMPUTE ? names[mode] : "?");
+        put_str(mode <= TDP_MODE_VE ? names[mode] : "?");
         put_str(" n ");
         put_dec(n);
     }
     put_char('\n');
-    if (mode > TDP_MODE_COMPUTE) {
+    if (mode > TDP_MODE_VE || (mode == TDP_MODE_VE && !HAVE_TDX_CALLS)) {
         panic(vcpu, PANIC_TDCALL, "unknown mode rcx", rcx, mode);
     }
     if (base + pages * PAGE_SIZE > REGION_LIMIT) {
@@ -703,6 +1034,11 @@ void td_main(uint64_t vcpu, uint64_t rcx, uint64_t gpaw)
         put_dec(t1 - t0);
         put_char('\n');
         report(vcpu, checksum);
+#if HAVE_TDX_CALLS
+    case TDP_MODE_VE:
+        accept_region(vcpu, base, pages);
+        report(vcpu, ve_run(vcpu, base));
+#endif
     case TDP_MODE_HAMMER:
         /* Even vCPUs hammer while odd ones accept (their PAGE.AUG and
          * SEPT.ADD then meet the hammering vCPUs' VP.ENTER, which holds
