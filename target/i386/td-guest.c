@@ -11,16 +11,17 @@
  *    through MMU_NESTED_IDX, whose fills (excp_helper.c) ask the glue
  *    (tdx_emu_td_translate) instead of walking an NPT;
  *  - TDCALL goes to the glue (tdx_emu_tdcall);
- *  - L1 interrupts, INIT, SMI, triple fault and HLT end the run.
+ *  - L1 interrupts, INIT, SMI and triple fault end the run;
+ *  - HLT, CPUID, port I/O and MSRs on the #VE list raise #VE (td-ve.c).
  *
  * Everything here runs on the vCPU's own thread. Exits raised from
  * x86_cpu_exec_interrupt() and the INIT path run with the BQL held (QEMU
  * holds it there); all others without.
  *
  * Not modelled (TD code acts on L1's CPU as if it were L1): MSR accesses
- * other than the ones switched here, debug registers, CR8/TPR (L1's APIC),
- * CPUID (L1's values), MONITOR/MWAIT, I/O instructions. A real TDX module
- * virtualizes or #VEs these.
+ * the module handles (not #VE) other than the ones switched here, debug
+ * registers, CR8/TPR (L1's APIC), CPUID leaves the module virtualizes
+ * (L1's values), MONITOR/MWAIT. A real TDX module virtualizes these.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -420,15 +421,9 @@ void tdx_emu_td_intercept(CPUX86State *env, uint32_t svm_type)
 
 G_NORETURN void tdx_emu_td_hlt(CPUX86State *env)
 {
-    /*
-     * Simplification: a real TDX module makes HLT a #VE (the TD then asks
-     * the host with TDG.VP.VMCALL<Instruction.HLT>). Until #VE-based HLT is
-     * modelled, HLT ends the run with the VMX HLT exit reason, and the TD
-     * resumes after the HLT.
-     */
-    TdxEmuTdExit exit = { .reason = TD_EXIT_HLT };
-
-    td_exit(env, &exit);
+    /* As in a TDX module: HLT is a #VE; the TD asks the host with
+     * TDG.VP.VMCALL<Instruction.HLT> (td-ve.c). */
+    tdx_emu_td_ve_hlt(env);
 }
 
 G_NORETURN void tdx_emu_td_triple_fault(CPUX86State *env, uintptr_t retaddr)

@@ -60,6 +60,24 @@ bool tdx_emu_td_exec_interrupt(CPUState *cs, int interrupt_request);
 void tdx_emu_td_intercept(CPUX86State *env, uint32_t svm_type);
 /* HLT in a TD (after HLT: env->eip is the next instruction). */
 G_NORETURN void tdx_emu_td_hlt(CPUX86State *env);
+/*
+ * #VE for intercepted instructions (td-ve.c): CPUID and RDMSR/WRMSR through
+ * cpu_svm_check_intercept_param() (@type SVM_EXIT_CPUID / SVM_EXIT_MSR,
+ * @param 0 read, 1 write), port I/O from the I/O helpers. They return when
+ * the module handles the instruction itself (no #VE); otherwise they raise
+ * #VE (or #DF while VE_INFO is valid) with RIP on the instruction.
+ */
+void tdx_emu_td_ve_intercept(CPUX86State *env, uint32_t type, uint64_t param,
+                             uintptr_t retaddr);
+void tdx_emu_td_io(CPUX86State *env, uintptr_t retaddr);
+static inline void tdx_emu_td_io_check(CPUX86State *env, uintptr_t retaddr)
+{
+    if (tdx_emu_in_td(env)) {
+        tdx_emu_td_io(env, retaddr);
+    }
+}
+/* HLT in a TD: #VE (td-ve.c; env->eip is after the HLT). */
+G_NORETURN void tdx_emu_td_ve_hlt(CPUX86State *env);
 /* Triple fault in a TD (check_exception). */
 G_NORETURN void tdx_emu_td_triple_fault(CPUX86State *env, uintptr_t retaddr);
 

@@ -68,6 +68,7 @@
 
 #include "hw/core/cpu.h"
 #include "../core/tdx-core.h"
+#include "../core/td-ve.h"
 #include "target/i386/tdx-emu/tdx-emu-state.h"
 
 /*
@@ -108,6 +109,13 @@ typedef enum TdxEmuTdcallResult {
 /* TDCALL from the TD: guest GPRs in/out (struct tdx_regs). */
 TdxEmuTdcallResult tdx_emu_tdcall(CPUState *cs, struct tdx_regs *regs,
                                   TdxEmuTdExit *exit);
+
+/*
+ * An instruction the TDX module intercepts (CPUID, port I/O, HLT, RDMSR,
+ * WRMSR; core/td-ve.h): the module's decision. On TDX_VE_INJECT the
+ * vCPU's VE_INFO holds @ev for TDG.VP.VEINFO.GET.
+ */
+enum tdx_ve_action tdx_emu_td_ve(CPUState *cs, const struct tdx_ve_event *ev);
 
 /*
  * TD exit: entry.state already holds the TD vCPU's final state. Fills

@@ -183,6 +183,11 @@ TdxEmuTdcallResult tdx_emu_tdcall(CPUState *cs, struct tdx_regs *regs,
     }
 }
 
+enum tdx_ve_action tdx_emu_td_ve(CPUState *cs, const struct tdx_ve_event *ev)
+{
+    return tdx_td_ve(platform_of(cs)->module, run_of(cs)->vcpu, ev);
+}
+
 void tdx_emu_td_exit(CPUState *cs, const TdxEmuTdExit *exit,
                      struct tdx_regs *out)
 {

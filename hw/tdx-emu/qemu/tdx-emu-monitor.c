@@ -11,6 +11,7 @@
 #include "../core/tdx-core.h"
 #include "../core/inject.h"
 #include "../core/paths.h"
+#include "../core/td-ve.h"
 #include "tdx-emu.h"
 #include "tdx-emu-inject.h"
 
@@ -89,6 +90,11 @@ void tdx_emu_print_info(TdxEmuState *s, GString *out)
                            "exclusively, %" PRIu64 " synthetic EPT-violation exits",
                            (uint64_t)st->zero_step_entries,
                            (uint64_t)st->zero_step_synthetic_exits);
+    g_string_append(out, "\n  #VE injected into TDs:");
+    for (unsigned i = 0; i < TDX_VE_NUM_COUNTERS; i++) {
+        g_string_append_printf(out, " %s=%" PRIu64, tdx_ve_counter_name(i),
+                               (uint64_t)st->ve[i]);
+    }
     g_string_append(out, "\n  SEAMCALLs (leaf: calls ok error busy injected):\n");
     for (unsigned leaf = 0; leaf < TDX_MAX_LEAF; leaf++) {
         uint64_t busy = 0;
