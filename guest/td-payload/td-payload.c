@@ -92,8 +92,8 @@
  *               MSR_KVM_POLL_CONTROL 0x4b564d05 (<Instruction.RDMSR/
  *               WRMSR>: 1, write 0, 0, write 1), then an OUT of i to port
  *               0x506 (tdvmm posts an interrupt to the vCPU) and HLT
- *               (<Instruction.HLT>, interrupts blocked: returns since an
- *               interrupt is pending). Then the guest leaves:
+ *               (<Instruction.HLT> with R12 = 0, interrupts not blocked:
+ *               returns since an interrupt is pending). Then the guest leaves:
  *               TDG.MR.RTMR.EXTEND (vCPU 0: RTMR[2], others RTMR[3]; 48
  *               bytes from R_i), TDG.MR.REPORT (REPORTDATA from R_i; checks
  *               REPORTTYPE 0x81, REPORTDATA echoed, TDINFO.ATTRIBUTES ==
@@ -821,9 +821,14 @@ static int ve_instruction(uint64_t vcpu, uint64_t *frame)
         ve_counts[vcpu].wrmsr++;
         break;
     case EXIT_REASON_HLT:
-        /* Interrupts are disabled here: R12 = 1 ("interrupt blocked"). */
+        /*
+         * R12 = 0, "interrupts not blocked", as Linux's idle STI;HLT
+         * (tdx_safe_halt) passes: KVM then lets a pending interrupt end
+         * the halt (with 1 only NMI/INIT would, as for HLT with IF = 0).
+         * tdvmm posted one before the HLT.
+         */
         r[5] = TDVMCALL_HLT;
-        r[6] = 1;
+        r[6] = 0;
         st = tdcall_regs(TDG_VP_VMCALL, r);
         if (st || r[4]) {
             ve_fail(vcpu, "TDVMCALL<HLT> status", st, r[4]);
