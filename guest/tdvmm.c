@@ -951,9 +951,9 @@ static uint64_t expected_checksum(unsigned vcpu, uint64_t pages,
         return lcg_n((uint64_t)vcpu + 1, n);
     }
     if (mode == TDP_MODE_VE) {
-        /* #VEs handled by reason: cpuid 1, io 2, rdmsr 2, wrmsr 2, hlt 1. */
+        /* #VEs handled by reason: cpuid 1, io 2, rdmsr 2, wrmsr 3, hlt 1. */
         return (uint64_t)vcpu << 48 | 1ull << 32 | 2u << 24 | 2u << 16 |
-               2u << 8 | 1u;
+               3u << 8 | 1u;
     }
     for (uint64_t k = 0; k < words; k++) {
         sum += (base + k * 8) ^ TDP_PATTERN_XOR;

@@ -90,8 +90,10 @@
  *               IN of 4 bytes at port 0x505 (<Instruction.IO>; the IN
  *               reads tdvmm's 0xFFFFFFFF), RDMSR/WRMSR/RDMSR/WRMSR of
  *               MSR_KVM_POLL_CONTROL 0x4b564d05 (<Instruction.RDMSR/
- *               WRMSR>: 1, write 0, 0, write 1), then an OUT of i to port
- *               0x506 (tdvmm posts an interrupt to the vCPU) and HLT
+ *               WRMSR>: 1, write 0, 0, write 1), WRMSR of the x2APIC SVR
+ *               0x80F = 0x1FF (APIC software-enabled, so KVM accepts
+ *               interrupts), then an OUT of i to port 0x506 (tdvmm posts
+ *               an interrupt to the vCPU) and HLT
  *               (<Instruction.HLT> with R12 = 0, interrupts not blocked:
  *               returns since an interrupt is pending). Then the guest leaves:
  *               TDG.MR.RTMR.EXTEND (vCPU 0: RTMR[2], others RTMR[3]; 48
@@ -102,8 +104,8 @@
  *               TDG.VP.RD(VCPU_INDEX) == i. Any failed check panics
  *               (0x102). C = i << 48 | cpuid << 32 | io << 24 | rdmsr <<
  *               16 | wrmsr << 8 | hlt, counting #VEs handled by reason
- *               (expected 1, 2, 2, 2, 1). Console: "td-payload vcpu <i>
- *               ve cpuid 1 io 2 rdmsr 2 wrmsr 2 hlt 1 report ok".
+ *               (expected 1, 2, 2, 3, 1). Console: "td-payload vcpu <i>
+ *               ve cpuid 1 io 2 rdmsr 2 wrmsr 3 hlt 1 report ok".
  * The start line then ends in " mode <name> n <N as given>".
  * Stub build: TD_PAYLOAD_STUB_RCX (default 0) is the 64-bit RCX, so the
  * stub can run compute mode (guest/meson.build: td-payload-stub.bin).
@@ -170,6 +172,7 @@
 #define EXIT_REASON_RDMSR   31
 #define EXIT_REASON_WRMSR   32
 #define MSR_KVM_POLL_CONTROL 0x4b564d05u
+#define MSR_X2APIC_SVR      0x80Fu
 #define TDCS_ATTRIBUTES     0x1110000300000000ull
 #define TDCS_RTMR_0_0       0x1310000300000040ull
 #define TDVPS_VCPU_INDEX    0xA020000200000002ull
@@ -899,6 +902,9 @@ static uint64_t ve_run(uint64_t vcpu, uint64_t base)
         ve_fail(vcpu, "RDMSR POLL_CONTROL after writing 0", lo, hi);
     }
     __asm__ volatile("wrmsr" : : "a"(1), "d"(0), "c"(MSR_KVM_POLL_CONTROL));
+    /* Software-enable the local APIC, as Linux does (x2APIC SVR is a #VE
+     * MSR, emulated by KVM): KVM accepts fixed interrupts only then. */
+    __asm__ volatile("wrmsr" : : "a"(0x1FF), "d"(0), "c"(MSR_X2APIC_SVR));
     io_write(TDP_PORT_VE_HLT, 4, (uint32_t)vcpu);
     __asm__ volatile("hlt" ::: "memory");
 
