@@ -46,9 +46,8 @@
  * zero-step filter arm, then converts it once; pingpong — counts port
  * 0x504 writes and prints "tdvmm pingpong exits=E seconds=S per-second=R"
  * (clock_gettime around the run); ve — counts the payload's #VE-forwarded
- * IN/OUT on port 0x505, and on a write to port 0x506 posts an interrupt
- * (KVM_SIGNAL_MSI, vector 0x30) to the vCPU so that its TDVMCALL<HLT>
- * returns ("tdvmm ve vcpu I out=1 in=1 value=V msi=1").
+ * IN/OUT on port 0x505 and the port 0x506 write before each vCPU's HLT
+ * ("tdvmm ve vcpu I out=1 in=1 value=V hlt=1").
  * Every run prints "tdvmm run seconds=S".
  * The vCPUs' CPUID as given to KVM says MAXPA = GPAW (48), as
  * KVM_TDX_GET_CPUID would: KVM checks MapGPA's shared-bit GPAs against it.
@@ -100,7 +99,6 @@
 #define KVM_RUN                     _IO(KVMIO_TYPE, 0x80)
 #define KVM_SET_USER_MEMORY_REGION2 _IOW(KVMIO_TYPE, 0x49, struct kvm_userspace_memory_region2)
 #define KVM_SET_CPUID2              _IOW(KVMIO_TYPE, 0x90, struct kvm_cpuid2)
-#define KVM_SIGNAL_MSI              _IOW(KVMIO_TYPE, 0xa5, struct kvm_msi)
 #define KVM_ENABLE_CAP              _IOW(KVMIO_TYPE, 0xa3, struct kvm_enable_cap)
 #define KVM_MEMORY_ENCRYPT_OP       _IOWR(KVMIO_TYPE, 0xba, unsigned long)
 #define KVM_SET_MEMORY_ATTRIBUTES   _IOW(KVMIO_TYPE, 0xd2, struct kvm_memory_attributes)
@@ -149,11 +147,6 @@ struct kvm_cpuid_entry2 {
 struct kvm_cpuid2 {
     uint32_t nent, padding;
     struct kvm_cpuid_entry2 entries[];
-};
-
-struct kvm_msi {
-    uint32_t address_lo, address_hi, data, flags, devid;
-    uint8_t pad[12];
 };
 
 struct kvm_enable_cap {
@@ -301,7 +294,6 @@ _Static_assert(sizeof(struct kvm_userspace_memory_region2) == 160,
 #define TDP_PORT_VE        0x505
 #define TDP_PORT_VE_HLT    0x506
 #define TDP_VE_OUT_TAG     0x5e5e0000u
-#define TDP_VE_HLT_VECTOR  0x30         /* the interrupt that ends the HLT */
 /* Modes (td-payload ABI): RCX[23:16] = mode, RCX[63:32] = N. */
 #define TDP_MODE_SHIFT     16
 #define TDP_ARG_SHIFT      32
@@ -350,7 +342,7 @@ struct vcpu_run {
     unsigned hammer_faults;          /* hammer: faults held on the page */
     unsigned ve_outs, ve_ins;        /* ve: port 0x505 accesses */
     uint32_t ve_out_value;           /* ve: last value written there */
-    unsigned ve_msis;                /* ve: interrupts posted for the HLT */
+    unsigned ve_hlts;                /* ve: port 0x506 writes (before HLT) */
 };
 
 struct tdvmm {
@@ -1133,26 +1125,11 @@ static int handle_io(struct vcpu_run *v)
             memcpy(&v->ve_out_value, data + (size_t)(count - 1) * 4, 4);
         }
         return 1;
-    case TDP_PORT_VE_HLT: {
-        /*
-         * ve mode: the vCPU is about to HLT with interrupts disabled, and
-         * its TDVMCALL<HLT> (interrupt-blocked flag set) only returns once
-         * an interrupt is pending for it. Post one (fixed, vector 0x30, to
-         * its x2APIC ID = vCPU index) before re-entering: KVM then finds
-         * it in the posted-interrupt descriptor and does not block.
-         */
-        struct kvm_msi msi = {
-            .address_lo = 0xFEE00000u | (v->id << 12),
-            .data = TDP_VE_HLT_VECTOR,
-        };
-
-        if (ioctl(v->t->vm_fd, KVM_SIGNAL_MSI, &msi) < 0) {
-            vcpu_failed(v, "KVM_SIGNAL_MSI for the HLT: %s", strerror(errno));
-            return 0;
-        }
-        v->ve_msis++;
+    case TDP_PORT_VE_HLT:
+        /* ve mode: the vCPU is about to HLT (the previous vCPU's
+         * KVM_HC_KICK_CPU ends it). */
+        v->ve_hlts += count;
         return 1;
-    }
     case TDP_PORT_PHASE:
         if (size == 4) {
             pthread_mutex_lock(&v->t->lock);
@@ -1608,12 +1585,12 @@ static void check_checksums(struct tdvmm *t)
         for (unsigned i = 0; i < t->nr_vcpus; i++) {
             struct vcpu_run *v = &t->vcpu[i];
 
-            printf("TDX-EMU-L1: tdvmm ve vcpu %u out=%u in=%u value=%#x msi=%u\n",
-                   i, v->ve_outs, v->ve_ins, v->ve_out_value, v->ve_msis);
-            if (v->ve_outs != 1 || v->ve_ins != 1 || v->ve_msis != 1 ||
+            printf("TDX-EMU-L1: tdvmm ve vcpu %u out=%u in=%u value=%#x hlt=%u\n",
+                   i, v->ve_outs, v->ve_ins, v->ve_out_value, v->ve_hlts);
+            if (v->ve_outs != 1 || v->ve_ins != 1 || v->ve_hlts != 1 ||
                 v->ve_out_value != (TDP_VE_OUT_TAG | i)) {
                 printf("TDX-EMU-L1: tdvmm FAILED ve vcpu %u: expected out=1 in=1"
-                       " msi=1 value=%#x\n", i, TDP_VE_OUT_TAG | i);
+                       " hlt=1 value=%#x\n", i, TDP_VE_OUT_TAG | i);
                 bad = 1;
             }
         }

@@ -91,11 +91,11 @@
  *               reads tdvmm's 0xFFFFFFFF), RDMSR/WRMSR/RDMSR/WRMSR of
  *               MSR_KVM_POLL_CONTROL 0x4b564d05 (<Instruction.RDMSR/
  *               WRMSR>: 1, write 0, 0, write 1), WRMSR of the x2APIC SVR
- *               0x80F = 0x1FF (APIC software-enabled, so KVM accepts
- *               interrupts), then an OUT of i to port 0x506 (tdvmm posts
- *               an interrupt to the vCPU) and HLT
- *               (<Instruction.HLT> with R12 = 0, interrupts not blocked:
- *               returns since an interrupt is pending). Then the guest leaves:
+ *               0x80F = 0x1FF (APIC software-enabled, as Linux does),
+ *               then KVM_HC_KICK_CPU (TDG.VP.VMCALL R10 = 5, R12 = (i + 1)
+ *               % N, N from TDG.VP.INFO) to the next vCPU, an OUT of i to
+ *               port 0x506, and HLT (<Instruction.HLT> with R12 = 0; it
+ *               returns once the previous vCPU has kicked this one). Then the guest leaves:
  *               TDG.MR.RTMR.EXTEND (vCPU 0: RTMR[2], others RTMR[3]; 48
  *               bytes from R_i), TDG.MR.REPORT (REPORTDATA from R_i; checks
  *               REPORTTYPE 0x81, REPORTDATA echoed, TDINFO.ATTRIBUTES ==
@@ -120,7 +120,7 @@
  *   0x503, 4 bytes: hammer mode: 1 = accept phase done.
  *   0x504, 4 bytes: pingpong mode: one write per round.
  *   0x505, 4 bytes: ve mode: the #VE'd OUT (0x5e5e0000 | i) and IN.
- *   0x506, 4 bytes: ve mode: i, before the HLT.
+ *   0x506, 4 bytes: ve mode: i, before the HLT (counted by tdvmm).
  *   0x502, 4 bytes: panic; value = exception vector (0..31) or 0x100 for a
  *                   failed TDCALL/bad parameters, 0x101 for a failed
  *                   convert check; preceded by a console
@@ -162,7 +162,9 @@
 #define TDVMCALL_IO         30
 #define TDVMCALL_RDMSR      31
 #define TDVMCALL_WRMSR      32
+#define TDG_VP_INFO         1
 #define TDG_MR_RTMR_EXTEND  2
+#define KVM_HC_KICK_CPU     5
 #define TDG_MR_REPORT       4
 #define TDG_VM_RD           7
 #define TDG_VP_RD           9
@@ -827,8 +829,8 @@ static int ve_instruction(uint64_t vcpu, uint64_t *frame)
         /*
          * R12 = 0, "interrupts not blocked", as Linux's idle STI;HLT
          * (tdx_safe_halt) passes: KVM then lets a pending interrupt end
-         * the halt (with 1 only NMI/INIT would, as for HLT with IF = 0).
-         * tdvmm posted one before the HLT.
+         * the halt (with 1 only NMI/INIT would, as for HLT with IF = 0);
+         * so does a PV kick (KVM_HC_KICK_CPU) from another vCPU.
          */
         r[5] = TDVMCALL_HLT;
         r[6] = 0;
@@ -877,7 +879,7 @@ static uint64_t ve_run(uint64_t vcpu, uint64_t base)
     uint8_t *data = (uint8_t *)(uintptr_t)base;             /* 64-aligned */
     uint8_t *rpt = (uint8_t *)(uintptr_t)(base + 0x400);    /* 1K-aligned */
     uint32_t eax = 0x40000000, ebx = 0, ecx = 0, edx = 0, lo, hi;
-    uint64_t r[10] = { 0 }, st, rtmr = vcpu ? 3 : 2, attr, v;
+    uint64_t r[10] = { 0 }, st, rtmr = vcpu ? 3 : 2, attr, v, nvcpus;
     struct ve_counts *n = &ve_counts[vcpu];
 
     ve_mode[vcpu] = 1;
@@ -905,6 +907,27 @@ static uint64_t ve_run(uint64_t vcpu, uint64_t base)
     /* Software-enable the local APIC, as Linux does (x2APIC SVR is a #VE
      * MSR, emulated by KVM): KVM accepts fixed interrupts only then. */
     __asm__ volatile("wrmsr" : : "a"(0x1FF), "d"(0), "c"(MSR_X2APIC_SVR));
+    /*
+     * Something must end the HLT: KVM_HC_KICK_CPU (a KVM hypercall through
+     * TDG.VP.VMCALL, R10 = 5, R12 = APIC ID) to the next vCPU, which marks
+     * it "PV-unhalted" in KVM, so its halt returns whether it is already
+     * halted or halts later; the previous vCPU kicks this one. (An
+     * interrupt would need posted-interrupt processing in the module.)
+     */
+    memset(r, 0, sizeof(r));
+    st = tdcall_regs(TDG_VP_INFO, r);
+    nvcpus = r[2] & 0xFFFFFFFF;
+    if (st || nvcpus == 0 || vcpu >= nvcpus) {
+        ve_fail(vcpu, "TDG.VP.INFO status/vcpus", st, nvcpus);
+    }
+    memset(r, 0, sizeof(r));
+    r[0] = 0x1C00;                      /* R10..R12 */
+    r[4] = KVM_HC_KICK_CPU;
+    r[6] = (vcpu + 1) % nvcpus;
+    st = tdcall_regs(TDG_VP_VMCALL, r);
+    if (st || r[4]) {
+        ve_fail(vcpu, "TDVMCALL<KVM_HC_KICK_CPU> status", st, r[4]);
+    }
     io_write(TDP_PORT_VE_HLT, 4, (uint32_t)vcpu);
     __asm__ volatile("hlt" ::: "memory");
 

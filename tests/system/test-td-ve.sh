@@ -6,8 +6,8 @@
 # each into a #VE (vector 20) with VE_INFO; the payload's handler reads it
 # with TDG.VP.VEINFO.GET and asks KVM with the GHCI TDVMCALL, as Linux's TD
 # guest does (CPUID: KVM's "KVMKVMKVM" signature; IN/OUT: KVM_EXIT_IO to
-# tdvmm; MSRs: KVM's in-kernel emulation; HLT: returns because tdvmm posted
-# an interrupt first). Then TDG.MR.RTMR.EXTEND, TDG.MR.REPORT (fields
+# tdvmm; MSRs: KVM's in-kernel emulation; HLT: returns because the other
+# vCPU kicked it with KVM_HC_KICK_CPU). Then TDG.MR.RTMR.EXTEND, TDG.MR.REPORT (fields
 # checked against TDG.VM.RD), TDG.VP.RD. The module's #VE counters (info
 # tdx at exit) show every reason.
 . "$(dirname "$0")/lib.sh"
@@ -18,7 +18,7 @@ boot run --smp 2 --job td-run --timeout 300 --hmp-at-exit "info tdx" \
 for v in 0 1; do
     expect_line run "TDX-EMU-L1: td vcpu$v: td-payload vcpu $v ve cpuid 1 io 2 rdmsr 2 wrmsr 3 hlt 1 report ok" \
         "vCPU $v handled each #VE with VEINFO.GET + TDVMCALL and checked REPORT/VM.RD/VP.RD"
-    expect_line run "TDX-EMU-L1: tdvmm ve vcpu $v out=1 in=1 value=0x5e5e000$v msi=1" \
+    expect_line run "TDX-EMU-L1: tdvmm ve vcpu $v out=1 in=1 value=0x5e5e000$v hlt=1" \
         "vCPU $v's #VE'd OUT/IN reached tdvmm as KVM_EXIT_IO"
 done
 expect_line run 'TDX-EMU-L1: tdvmm run ok vcpus=2 mode=ve' "checksums (#VE counts by reason) verified by tdvmm"
