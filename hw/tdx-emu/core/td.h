@@ -150,6 +150,8 @@ struct tdx_vcpu {
         uint32_t exit_reason;
         uint64_t qualification, gla, gpa, instr_info;
     } ve_info;
+    /* Virtual APIC (TDVPS virtual-APIC page + guest interrupt status). */
+    struct tdx_vapic vapic;
 };
 
 /*
