@@ -81,7 +81,7 @@
  *   4 compute:  no memory work; C = LCG^N(i + 1) (N default 1000000),
  *               RDTSC around the loop. Console: "td-payload vcpu <i>
  *               compute cycles <c>".
-*   6 irq:      no memory work; N (default 20) interrupts of each kind,
+ *   6 irq:      no memory work; N (default 20) interrupts of each kind,
  *               one at a time, each awaited with STI + PAUSE (no HLT):
  *               self-IPIs (WRMSR x2APIC SELF_IPI 0x83F, vector 0x50),
  *               host interrupts (write k to port 0x505, the host sends
