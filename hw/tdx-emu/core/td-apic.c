@@ -277,3 +277,37 @@ enum tdx_vapic_msr tdx_vapic_wrmsr(struct tdx_module *m, struct tdx_vcpu *v,
         return TDX_VAPIC_MSR_GP;
     }
 }
+
+/* ---- the embedder's view: the vCPU of a run ------------------------------ */
+
+int tdx_td_pi_vector(const struct tdx_td_run *run)
+{
+    return tdx_vapic_pi_vector(run->vcpu);
+}
+
+int tdx_td_pi_process(struct tdx_module *m, struct tdx_td_run *run)
+{
+    return tdx_vapic_pi_process(m, run->vcpu);
+}
+
+bool tdx_td_virq_pending(const struct tdx_td_run *run, uint8_t *vector)
+{
+    return tdx_vapic_pending(&run->vcpu->vapic, vector);
+}
+
+uint8_t tdx_td_virq_ack(struct tdx_module *m, struct tdx_td_run *run)
+{
+    return tdx_vapic_ack(m, &run->vcpu->vapic);
+}
+
+enum tdx_vapic_msr tdx_td_apic_rdmsr(struct tdx_td_run *run, uint32_t msr,
+                                     uint64_t *val)
+{
+    return tdx_vapic_rdmsr(run->vcpu, msr, val);
+}
+
+enum tdx_vapic_msr tdx_td_apic_wrmsr(struct tdx_module *m, struct tdx_td_run *run,
+                                     uint32_t msr, uint64_t val)
+{
+    return tdx_vapic_wrmsr(m, run->vcpu, msr, val);
+}

@@ -105,4 +105,18 @@ enum tdx_vapic_msr tdx_vapic_rdmsr(struct tdx_vcpu *v, uint32_t msr, uint64_t *v
 enum tdx_vapic_msr tdx_vapic_wrmsr(struct tdx_module *m, struct tdx_vcpu *v,
                                    uint32_t msr, uint64_t val);
 
+/*
+ * The same for the vCPU of a run (struct tdx_td_run, tdx-core.h), for the
+ * embedder's CPU, which does not see struct tdx_vcpu.
+ */
+struct tdx_td_run;
+int tdx_td_pi_vector(const struct tdx_td_run *run);
+int tdx_td_pi_process(struct tdx_module *m, struct tdx_td_run *run);
+bool tdx_td_virq_pending(const struct tdx_td_run *run, uint8_t *vector);
+uint8_t tdx_td_virq_ack(struct tdx_module *m, struct tdx_td_run *run);
+enum tdx_vapic_msr tdx_td_apic_rdmsr(struct tdx_td_run *run, uint32_t msr,
+                                     uint64_t *val);
+enum tdx_vapic_msr tdx_td_apic_wrmsr(struct tdx_module *m, struct tdx_td_run *run,
+                                     uint32_t msr, uint64_t val);
+
 #endif
