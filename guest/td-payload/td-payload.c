@@ -81,7 +81,10 @@
  *   4 compute:  no memory work; C = LCG^N(i + 1) (N default 1000000),
  *               RDTSC around the loop. Console: "td-payload vcpu <i>
  *               compute cycles <c>".
- *   6 irq:      no memory work; N (default 20) interrupts of each kind,
+ *   6 irq:      no memory work; software-enables the host's local APIC
+ *               (SVR 0x80F = 0x1FF through TDG.VP.VMCALL<Instruction.WRMSR>:
+ *               KVM drops interrupts to a disabled APIC), then N (default
+ *               20) interrupts of each kind,
  *               one at a time, each awaited with STI + PAUSE (no HLT):
  *               self-IPIs (WRMSR x2APIC SELF_IPI 0x83F, vector 0x50),
  *               host interrupts (write k to port 0x505, the host sends
@@ -160,6 +163,8 @@
 #define TDG_VP_INFO         1
 #define TDVMCALL_WRMSR      32
 #define X2APIC_EOI          0x80B
+#define X2APIC_SVR          0x80F
+#define APIC_SVR_ENABLE     0x100
 #define X2APIC_ICR          0x830
 #define X2APIC_SELF_IPI     0x83F
 #define TDX_STATUS_CLASS(s) ((s) >> 32)
@@ -755,9 +760,18 @@ static void wait_count(uint64_t vcpu, volatile uint32_t *c, uint32_t want,
 static uint64_t irq_mode(uint64_t vcpu, uint64_t n)
 {
     volatile uint32_t *mine = irq_count[vcpu];
-    uint64_t nv = num_vcpus();
+    uint64_t nv = num_vcpus(), st;
 
     setup_irq_idt();
+    /*
+     * Software-enable the local APIC KVM emulates for this vCPU (SVR is
+     * not virtualized: a Linux TD guest's write #VEs and becomes this
+     * TDVMCALL); KVM drops fixed interrupts to a disabled APIC.
+     */
+    st = tdvmcall(TDVMCALL_WRMSR, X2APIC_SVR, APIC_SVR_ENABLE | 0xFF, 0, 0);
+    if (st) {
+        panic(vcpu, PANIC_IRQ, "SVR write via TDVMCALL status", st, 0);
+    }
     for (uint64_t k = 1; k <= n; k++) {
         wrmsr(X2APIC_SELF_IPI, TDP_VEC_SELF);
         wait_count(vcpu, &mine[IRQ_SELF], (uint32_t)k, "self-IPI want/got");
@@ -770,8 +784,7 @@ static uint64_t irq_mode(uint64_t vcpu, uint64_t n)
         uint64_t to = (vcpu + 1) % nv;
 
         for (uint64_t k = 1; k <= n; k++) {
-            uint64_t st = tdvmcall(TDVMCALL_WRMSR, X2APIC_ICR,
-                                   to << 32 | TDP_VEC_IPI, 0, 0);
+            st = tdvmcall(TDVMCALL_WRMSR, X2APIC_ICR, to << 32 | TDP_VEC_IPI, 0, 0);
 
             if (st) {
                 panic(vcpu, PANIC_IRQ, "ICR write via TDVMCALL status/k", st, k);
