@@ -151,6 +151,7 @@ static void test_pi_merge_priority_eoi(const struct tdx_platform_ops *ops, const
                 (unsigned long long)s.delivered, (unsigned long long)s.eoi,
                 (unsigned long long)s.pi_bad_desc);
     TDXT_EXPECT_INVARIANTS(p, what);
+    tdxt_free(p);
 }
 
 static void test_msrs_and_self_ipi(void)
@@ -189,6 +190,7 @@ static void test_msrs_and_self_ipi(void)
     TDXT_EXPECT(tdx_vapic_wrmsr(p->m, v, 0x1B, 0) == TDX_VAPIC_MSR_NONE, "APIC_BASE: not ours");
     TDXT_EXPECT(tdx_vapic_wrmsr(p->m, v, 0x80B, 0) == TDX_VAPIC_MSR_DONE, "EOI");
     TDXT_EXPECT(v->vapic.ppr == 0 && v->vapic.svi == 0, "EOI after self-IPI");
+    tdxt_free(p);
 }
 
 static void test_bad_pid(void)
@@ -217,6 +219,7 @@ static void test_bad_pid(void)
     tdx_vcpu_vmcs_set(v, 0x4000, 0);
     TDXT_EXPECT(tdx_vapic_pi_vector(v) == -1, "no PI: vector -1, got %d",
                 tdx_vapic_pi_vector(v));
+    tdxt_free(p);
 }
 
 int main(void)
