@@ -45,7 +45,7 @@
  * and until every odd vCPU wrote port 0x503), which makes the module's
  * zero-step filter arm, then converts it once; pingpong — counts port
  * 0x504 writes and prints "tdvmm pingpong exits=E seconds=S per-second=R"
- * (clock_gettime around the run); irq — on each port 0x505 write k sends
+ * (clock_gettime around the run); irq — on each port 0x507 write k sends
  * host interrupt k (KVM_SIGNAL_MSI, vector 0x30, to the vCPU: odd k at
  * once, even k 2 ms later from another thread) and prints "tdvmm irq vcpu
  * <i> host-sent=N deferred=D". Every run prints "tdvmm run seconds=S".
@@ -297,7 +297,7 @@ _Static_assert(sizeof(struct kvm_userspace_memory_region2) == 160,
 #define TDP_PORT_PANIC     0x502
 #define TDP_PORT_PHASE     0x503
 #define TDP_PORT_PING      0x504
-#define TDP_PORT_IRQ       0x505
+#define TDP_PORT_IRQ       0x507
 #define TDP_VEC_HOST       0x30
 /* irq mode: even-numbered host interrupts are sent this long after the
  * request, from another thread, so they usually find the vCPU inside the
@@ -1152,7 +1152,7 @@ static int handle_io(struct vcpu_run *v)
 }
 
 /*
- * irq mode: the payload asks for host interrupt k (port 0x505). An MSI to
+ * irq mode: the payload asks for host interrupt k (port 0x507). An MSI to
  * the vCPU's x2APIC ID (its index), fixed delivery, vector 0x30; KVM posts
  * it (PIR + ON) and notifies the vCPU.
  */

@@ -42,7 +42,7 @@
 /* Ports (TDG.VP.VMCALL<Instruction.IO> writes, 4 bytes). */
 #define TDP_PORT_PHASE      0x503   /* hammer mode: 1 = accept phase done */
 #define TDP_PORT_PING       0x504   /* pingpong mode: one write per round */
-#define TDP_PORT_IRQ        0x505   /* irq mode: k = ready for host interrupt k */
+#define TDP_PORT_IRQ        0x507   /* irq mode: k = ready for host interrupt k */
 
 /* irq mode: vectors (host MSI, IPI from the previous vCPU, self-IPI). */
 #define TDP_VEC_HOST        0x30

@@ -87,7 +87,7 @@
  *               20) interrupts of each kind,
  *               one at a time, each awaited with STI + PAUSE (no HLT):
  *               self-IPIs (WRMSR x2APIC SELF_IPI 0x83F, vector 0x50),
- *               host interrupts (write k to port 0x505, the host sends
+ *               host interrupts (write k to port 0x507, the host sends
  *               vector 0x30 to this vCPU), and, with 2+ vCPUs (TDG.VP.INFO),
  *               IPIs to vCPU (i+1) % n (ICR 0x830 write through
  *               TDG.VP.VMCALL<Instruction.WRMSR>, R11 32, vector 0x40),
