@@ -47,8 +47,11 @@
  * 0x504 writes and prints "tdvmm pingpong exits=E seconds=S per-second=R"
  * (clock_gettime around the run); ve — counts the payload's #VE-forwarded
  * IN/OUT on port 0x505 and the port 0x506 write before each vCPU's HLT
- * ("tdvmm ve vcpu I out=1 in=1 value=V hlt=1").
- * Every run prints "tdvmm run seconds=S".
+ * ("tdvmm ve vcpu I out=1 in=1 value=V hlt=1");
+ * irq — on each port 0x507 write k sends
+ * host interrupt k (KVM_SIGNAL_MSI, vector 0x30, to the vCPU: odd k at
+ * once, even k 2 ms later from another thread) and prints "tdvmm irq vcpu
+ * <i> host-sent=N deferred=D". Every run prints "tdvmm run seconds=S".
  * The vCPUs' CPUID as given to KVM says MAXPA = GPAW (48), as
  * KVM_TDX_GET_CPUID would: KVM checks MapGPA's shared-bit GPAs against it.
  *
@@ -103,6 +106,7 @@
 #define KVM_MEMORY_ENCRYPT_OP       _IOWR(KVMIO_TYPE, 0xba, unsigned long)
 #define KVM_SET_MEMORY_ATTRIBUTES   _IOW(KVMIO_TYPE, 0xd2, struct kvm_memory_attributes)
 #define KVM_CREATE_GUEST_MEMFD      _IOWR(KVMIO_TYPE, 0xd4, struct kvm_create_guest_memfd)
+#define KVM_SIGNAL_MSI              _IOW(KVMIO_TYPE, 0xa5, struct kvm_msi)
 
 #define KVM_CAP_SPLIT_IRQCHIP        121
 #define KVM_CAP_VM_TYPES             235
@@ -153,6 +157,11 @@ struct kvm_enable_cap {
     uint32_t cap, flags;
     uint64_t args[4];
     uint8_t pad[64];
+};
+
+struct kvm_msi {
+    uint32_t address_lo, address_hi, data, flags, devid;
+    uint8_t pad[12];
 };
 
 struct kvm_userspace_memory_region2 {
@@ -294,20 +303,29 @@ _Static_assert(sizeof(struct kvm_userspace_memory_region2) == 160,
 #define TDP_PORT_VE        0x505
 #define TDP_PORT_VE_HLT    0x506
 #define TDP_VE_OUT_TAG     0x5e5e0000u
+#define TDP_PORT_IRQ       0x507
+#define TDP_VEC_HOST       0x30
+/* irq mode: even-numbered host interrupts are sent this long after the
+ * request, from another thread, so they usually find the vCPU inside the
+ * TD (KVM's notification IPI); odd ones are sent at once, while the vCPU
+ * is out (KVM's self-IPI before the next TD entry). */
+#define IRQ_DEFER_NS       2000000
 /* Modes (td-payload ABI): RCX[23:16] = mode, RCX[63:32] = N. */
 #define TDP_MODE_SHIFT     16
 #define TDP_ARG_SHIFT      32
 enum tdp_mode {
     TDP_MODE_NORMAL, TDP_MODE_CONVERT, TDP_MODE_HAMMER, TDP_MODE_PINGPONG,
-    TDP_MODE_COMPUTE, TDP_MODE_VE, TDP_NR_MODES
+    TDP_MODE_COMPUTE, TDP_MODE_VE, TDP_MODE_IRQ, TDP_NR_MODES
 };
 static const char *const tdp_mode_names[TDP_NR_MODES] = {
-    "normal", "convert", "hammer", "pingpong", "compute", "ve",
+    "normal", "convert", "hammer", "pingpong", "compute", "ve", "irq",
 };
 /* N when RCX[63:32] is 0 (the payload's defaults). */
 static const uint64_t tdp_mode_default_n[TDP_NR_MODES] = {
-    0, 4, 0, 10000, TDP_LCG_ITERATIONS, 0,
+    0, 4, 0, 10000, TDP_LCG_ITERATIONS, 0, 20,
 };
+/* irq mode's checksum depends on the vCPU count (IPIs need two). */
+static unsigned tdp_nr_vcpus;
 #define TDP_CONVERT_ROUND_MUL 0x9E3779B97F4A7C15ull
 #define TDP_HAMMER_GPA     0xC0000000ull
 /* Hammer mode: memory faults on the hammer page each even vCPU takes
@@ -338,6 +356,8 @@ struct vcpu_run {
     uint64_t last_fault_gpa;
     unsigned repeated_faults;
     uint64_t pings;                  /* pingpong: writes to port 0x504 */
+    atomic_uint irq_sent;            /* irq: host interrupts sent (MSI) */
+    atomic_uint irq_deferred;        /* irq: of them, from the deferred thread */
     unsigned phase;                  /* hammer: last value on port 0x503 */
     unsigned hammer_faults;          /* hammer: faults held on the page */
     unsigned ve_outs, ve_ins;        /* ve: port 0x505 accesses */
@@ -936,6 +956,10 @@ static uint64_t expected_checksum(unsigned vcpu, uint64_t pages,
     uint64_t sum = 0, c;
 
     n = n ? n : tdp_mode_default_n[mode];
+    if (mode == TDP_MODE_IRQ) {
+        /* self-IPIs | host interrupts << 16 | IPIs from the previous vCPU << 32 */
+        return n | n << 16 | (tdp_nr_vcpus >= 2 ? n : 0) << 32;
+    }
     if (mode == TDP_MODE_PINGPONG) {
         return n ^ ((uint64_t)vcpu * TDP_LCG_MUL);
     }
@@ -1078,6 +1102,8 @@ static void console_byte(struct vcpu_run *v, uint8_t c)
 }
 
 /* Returns 1 to keep running, 0 when the vCPU is finished (either way). */
+static void irq_request(struct vcpu_run *v, uint32_t k);
+
 static int handle_io(struct vcpu_run *v)
 {
     struct kvm_run_head *run = v->run;
@@ -1130,6 +1156,12 @@ static int handle_io(struct vcpu_run *v)
          * KVM_HC_KICK_CPU ends it). */
         v->ve_hlts += count;
         return 1;
+    case TDP_PORT_IRQ:
+        if (size == 4 && count == 1) {
+            memcpy(&value, data, 4);
+            irq_request(v, value);
+        }
+        return 1;
     case TDP_PORT_PHASE:
         if (size == 4) {
             pthread_mutex_lock(&v->t->lock);
@@ -1142,6 +1174,49 @@ static int handle_io(struct vcpu_run *v)
                run->io.port);
         return 1;
     }
+}
+
+/*
+ * irq mode: the payload asks for host interrupt k (port 0x507). An MSI to
+ * the vCPU's x2APIC ID (its index), fixed delivery, vector 0x30; KVM posts
+ * it (PIR + ON) and notifies the vCPU.
+ */
+static int send_msi(struct vcpu_run *v)
+{
+    struct kvm_msi msi = {
+        .address_lo = 0xFEE00000u | (v->id << 12), .data = TDP_VEC_HOST,
+    };
+    int r = ioctl(v->t->vm_fd, KVM_SIGNAL_MSI, &msi);
+
+    if (r < 0) {
+        printf("TDX-EMU-L1: tdvmm vcpu %u: KVM_SIGNAL_MSI: %s\n", v->id, strerror(errno));
+    } else {
+        atomic_fetch_add(&v->irq_sent, 1);
+    }
+    return r;
+}
+
+static void *irq_deferred(void *opaque)
+{
+    struct vcpu_run *v = opaque;
+    struct timespec ts = { 0, IRQ_DEFER_NS };
+
+    nanosleep(&ts, NULL);
+    if (send_msi(v) >= 0) {
+        atomic_fetch_add(&v->irq_deferred, 1);
+    }
+    return NULL;
+}
+
+static void irq_request(struct vcpu_run *v, uint32_t k)
+{
+    pthread_t th;
+
+    if (k & 1 || pthread_create(&th, NULL, irq_deferred, v) != 0) {
+        send_msi(v);
+        return;
+    }
+    pthread_detach(th);
 }
 
 /*
@@ -1577,6 +1652,13 @@ static void check_checksums(struct tdvmm *t)
             bad = 1;
         }
     }
+    if (t->mode == TDP_MODE_IRQ) {
+        for (unsigned i = 0; i < t->nr_vcpus; i++) {
+            printf("TDX-EMU-L1: tdvmm irq vcpu %u host-sent=%u deferred=%u\n", i,
+                   atomic_load(&t->vcpu[i].irq_sent),
+                   atomic_load(&t->vcpu[i].irq_deferred));
+        }
+    }
     if (t->mode == TDP_MODE_HAMMER) {
         printf("TDX-EMU-L1: tdvmm hammer faults-held=%u converted=%d\n",
                t->hammer_faults_total, t->hammer_converted);
@@ -1628,7 +1710,7 @@ static int usage(void)
             " [--mode NAME[:N]]\n"
             "       tdvmm --checksums [--vcpus N] [--pages P] [--mode NAME[:N]]\n"
             "modes: normal, convert[:rounds], hammer, pingpong[:exits],"
-            " compute[:iterations]\n");
+            " compute[:iterations], irq[:interrupts]\n");
     return 2;
 }
 
@@ -1660,7 +1742,7 @@ int main(int argc, char **argv)
             int found = 0;
 
             for (int m = 0; m < TDP_NR_MODES; m++) {
-                if (strlen(tdp_mode_names[m]) == len &&
+                if (tdp_mode_names[m] && strlen(tdp_mode_names[m]) == len &&
                     !strncmp(arg, tdp_mode_names[m], len)) {
                     t.mode = (enum tdp_mode)m;
                     found = 1;
@@ -1675,6 +1757,7 @@ int main(int argc, char **argv)
         }
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    tdp_nr_vcpus = t.nr_vcpus;
 
     if (t.payload_path || checksums_only) {
         t.td_pages = pages ? pages : TDP_DEFAULT_PAGES;

@@ -191,6 +191,46 @@ tdp_ve_common:
         addq    $16, %rsp               /* vector, error code */
         iretq
 
+/* irq mode: one stub per vector; save the caller-saved GPRs, call
+ * tdp_irq(frame) (frame[0] = vector, then the CPU's frame), iretq. After
+ * the CPU's 5 words, the vector and 9 GPRs the stack is 8 off 16. */
+        .globl tdp_irq_stub_host, tdp_irq_stub_ipi, tdp_irq_stub_self
+tdp_irq_stub_host:
+        pushq   $TDP_VEC_HOST
+        jmp     tdp_irq_common
+tdp_irq_stub_ipi:
+        pushq   $TDP_VEC_IPI
+        jmp     tdp_irq_common
+tdp_irq_stub_self:
+        pushq   $TDP_VEC_SELF
+        jmp     tdp_irq_common
+tdp_irq_common:
+        pushq   %rax
+        pushq   %rcx
+        pushq   %rdx
+        pushq   %rsi
+        pushq   %rdi
+        pushq   %r8
+        pushq   %r9
+        pushq   %r10
+        pushq   %r11
+        leaq    9*8(%rsp), %rdi
+        subq    $8, %rsp
+        movabsq $tdp_irq, %rax
+        call    *%rax
+        addq    $8, %rsp
+        popq    %r11
+        popq    %r10
+        popq    %r9
+        popq    %r8
+        popq    %rdi
+        popq    %rsi
+        popq    %rdx
+        popq    %rcx
+        popq    %rax
+        addq    $8, %rsp                /* vector */
+        iretq
+
 tdp_exc_common:
         /* Stack: vector, error code, RIP, CS, RFLAGS, RSP, SS. */
         movq    %rsp, %rdi

@@ -29,6 +29,7 @@
 #define TDP_MODE_PINGPONG   3   /* N = VMCALL<IO> writes per vCPU (0: 10000) */
 #define TDP_MODE_COMPUTE    4   /* N = LCG iterations (0: 1000000) */
 #define TDP_MODE_VE         5   /* #VE instructions + guest leaves (N unused) */
+#define TDP_MODE_IRQ        6   /* N = interrupts per kind (0: 20) */
 #define TDP_ARG_SHIFT       32
 
 /* The stub build's RCX (mode and N for a plain-x86 run; 0: default). */
@@ -44,6 +45,12 @@
 #define TDP_PORT_PING       0x504   /* pingpong mode: one write per round */
 #define TDP_PORT_VE         0x505   /* ve mode: IN/OUT instructions (#VE) */
 #define TDP_PORT_VE_HLT     0x506   /* ve mode: "about to HLT" (post an MSI) */
+#define TDP_PORT_IRQ        0x507   /* irq mode: k = ready for host interrupt k */
+
+/* irq mode: vectors (host MSI, IPI from the previous vCPU, self-IPI). */
+#define TDP_VEC_HOST        0x30
+#define TDP_VEC_IPI         0x40
+#define TDP_VEC_SELF        0x50
 
 /* Shared alias of GPA g (convert mode): virtual address TDP_SHARED_VA + g
  * maps g | shared bit (PML4 slot 256, built at run time). */

@@ -106,6 +106,21 @@
  *               16 | wrmsr << 8 | hlt, counting #VEs handled by reason
  *               (expected 1, 2, 2, 3, 1). Console: "td-payload vcpu <i>
  *               ve cpuid 1 io 2 rdmsr 2 wrmsr 3 hlt 1 report ok".
+ *   6 irq:      no memory work; software-enables the host's local APIC
+ *               (SVR 0x80F = 0x1FF through TDG.VP.VMCALL<Instruction.WRMSR>:
+ *               KVM drops interrupts to a disabled APIC), then N (default
+ *               20) interrupts of each kind,
+ *               one at a time, each awaited with STI + PAUSE (no HLT):
+ *               self-IPIs (WRMSR x2APIC SELF_IPI 0x83F, vector 0x50),
+ *               host interrupts (write k to port 0x507, the host sends
+ *               vector 0x30 to this vCPU), and, with 2+ vCPUs (TDG.VP.INFO),
+ *               IPIs to vCPU (i+1) % n (ICR 0x830 write through
+ *               TDG.VP.VMCALL<Instruction.WRMSR>, R11 32, vector 0x40),
+ *               waiting for the target's count; then until n IPIs came
+ *               from vCPU i-1. Handlers count and EOI (WRMSR 0x80B).
+ *               C = self | host << 16 | ipi << 32. Console:
+ *               "td-payload vcpu <i> irq self <s> host <h> ipi <p> vcpus <n>".
+ *               Panic 0x103 if an interrupt does not come.
  * The start line then ends in " mode <name> n <N as given>".
  * Stub build: TD_PAYLOAD_STUB_RCX (default 0) is the 64-bit RCX, so the
  * stub can run compute mode (guest/meson.build: td-payload-stub.bin).
@@ -189,6 +204,16 @@
 #define COMPUTE_DEFAULT     LCG_ITERATIONS
 #define PANIC_CONVERT       0x101   /* zero check or shared readback failed */
 #define PANIC_VE            0x102   /* ve mode: a check failed */
+#define PANIC_IRQ           0x103   /* irq mode: an interrupt never came */
+#define IRQ_DEFAULT         20
+#define IRQ_SPIN_CYCLES     (200ull * 1000 * 1000 * 1000)
+#define TDG_VP_INFO         1
+#define TDVMCALL_WRMSR      32
+#define X2APIC_EOI          0x80B
+#define X2APIC_SVR          0x80F
+#define APIC_SVR_ENABLE     0x100
+#define X2APIC_ICR          0x830
+#define X2APIC_SELF_IPI     0x83F
 #define TDX_STATUS_CLASS(s) ((s) >> 32)
 #define TDX_OPERAND_BUSY            0x80000200ull
 #define TDX_OPERAND_BUSY_HOST_PRIO  0x80000201ull
@@ -998,6 +1023,162 @@ static uint64_t ve_run(uint64_t vcpu, uint64_t base)
 }
 #endif
 
+/* ---- irq mode ------------------------------------------------------------- */
+
+/*
+ * Interrupts into the TD: x2APIC self-IPIs (virtualized, no exit), host
+ * interrupts (tdvmm's KVM_SIGNAL_MSI, posted by KVM) and IPIs from the
+ * previous vCPU (ICR write through TDG.VP.VMCALL<Instruction.WRMSR>, as a
+ * Linux TD guest's #VE handler does; KVM posts it to the target). One IDT
+ * for all vCPUs (same gates); handlers count per vCPU and kind and EOI
+ * through the virtualized x2APIC EOI MSR. Each interrupt is waited for
+ * (STI + PAUSE loop, not HLT) before the next is requested, so none can
+ * coalesce with another in the PIR.
+ */
+enum { IRQ_HOST, IRQ_IPI, IRQ_SELF, IRQ_KINDS };
+extern const char tdp_irq_stub_host[], tdp_irq_stub_ipi[], tdp_irq_stub_self[];
+static volatile uint32_t irq_count[TDP_MAX_VCPUS][IRQ_KINDS];
+
+static void wrmsr(uint32_t msr, uint64_t v)
+{
+    __asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))
+                     : "memory");
+}
+
+/* frame: vector, then the CPU's RIP, CS, RFLAGS, RSP, SS. */
+void tdp_irq(const uint64_t *frame);
+void tdp_irq(const uint64_t *frame)
+{
+    uint64_t vcpu = ((uintptr_t)tdp_stacks_top - (uintptr_t)frame) / TDP_STACK_SIZE;
+    unsigned kind = frame[0] == TDP_VEC_HOST ? IRQ_HOST :
+                    frame[0] == TDP_VEC_IPI ? IRQ_IPI : IRQ_SELF;
+
+    if (vcpu < TDP_MAX_VCPUS) {
+        irq_count[vcpu][kind]++;
+    }
+    wrmsr(X2APIC_EOI, 0);
+}
+
+#ifndef TD_PAYLOAD_STUB_TDCALL
+static struct idt_gate irq_idt[TDP_VEC_SELF + 1] __attribute__((aligned(16)));
+
+static void set_gate(struct idt_gate *g, uint64_t h)
+{
+    g->off_lo = (uint16_t)h;
+    g->sel = TDP_SEL_CODE64;
+    g->ist = 0;
+    g->type = 0x8e;
+    g->off_mid = (uint16_t)(h >> 16);
+    g->off_hi = (uint32_t)(h >> 32);
+    g->reserved = 0;
+}
+
+static void setup_irq_idt(void)
+{
+    struct {
+        uint16_t limit;
+        uint64_t base;
+    } __attribute__((packed)) desc = {
+        .limit = sizeof(irq_idt) - 1,
+        .base = (uintptr_t)irq_idt,
+    };
+
+    for (int v = 0; v < 32; v++) {
+        set_gate(&irq_idt[v], (uintptr_t)tdp_exc_stubs + v * 16);
+    }
+    set_gate(&irq_idt[TDP_VEC_HOST], (uintptr_t)tdp_irq_stub_host);
+    set_gate(&irq_idt[TDP_VEC_IPI], (uintptr_t)tdp_irq_stub_ipi);
+    set_gate(&irq_idt[TDP_VEC_SELF], (uintptr_t)tdp_irq_stub_self);
+    __asm__ volatile("lidt %0" : : "m"(desc) : "memory");
+}
+
+/* TDG.VP.INFO: R8[31:0] = number of vCPUs (0 if the call fails). */
+static uint64_t num_vcpus(void)
+{
+    register uint64_t r8 __asm__("r8");
+    uint64_t rax = TDG_VP_INFO, rcx, rdx;
+
+    __asm__ volatile(".byte 0x66, 0x0f, 0x01, 0xcc"
+                     : "+a"(rax), "=c"(rcx), "=d"(rdx), "=r"(r8)
+                     :
+                     : "r9", "r10", "r11", "memory");
+    return rax ? 0 : (uint32_t)r8;
+}
+
+/* Interrupts on until *c reaches want (STI + PAUSE), then off again. */
+static void wait_count(uint64_t vcpu, volatile uint32_t *c, uint32_t want,
+                       const char *what)
+{
+    uint64_t t0 = rdtsc();
+
+    __asm__ volatile("sti" : : : "memory");
+    while (*c < want) {
+        __asm__ volatile("pause" : : : "memory");
+        if (rdtsc() - t0 > IRQ_SPIN_CYCLES) {
+            __asm__ volatile("cli" : : : "memory");
+            panic(vcpu, PANIC_IRQ, what, want, *c);
+        }
+    }
+    __asm__ volatile("cli" : : : "memory");
+}
+
+static uint64_t irq_mode(uint64_t vcpu, uint64_t n)
+{
+    volatile uint32_t *mine = irq_count[vcpu];
+    uint64_t nv = num_vcpus(), st;
+
+    setup_irq_idt();
+    /*
+     * Software-enable the local APIC KVM emulates for this vCPU (SVR is
+     * not virtualized: a Linux TD guest's write #VEs and becomes this
+     * TDVMCALL); KVM drops fixed interrupts to a disabled APIC.
+     */
+    st = tdvmcall(TDVMCALL_WRMSR, X2APIC_SVR, APIC_SVR_ENABLE | 0xFF, 0, 0);
+    if (st) {
+        panic(vcpu, PANIC_IRQ, "SVR write via TDVMCALL status", st, 0);
+    }
+    for (uint64_t k = 1; k <= n; k++) {
+        wrmsr(X2APIC_SELF_IPI, TDP_VEC_SELF);
+        wait_count(vcpu, &mine[IRQ_SELF], (uint32_t)k, "self-IPI want/got");
+    }
+    for (uint64_t k = 1; k <= n; k++) {
+        io_write(TDP_PORT_IRQ, 4, (uint32_t)k);
+        wait_count(vcpu, &mine[IRQ_HOST], (uint32_t)k, "host interrupt want/got");
+    }
+    if (nv >= 2 && nv <= TDP_MAX_VCPUS) {
+        uint64_t to = (vcpu + 1) % nv;
+
+        for (uint64_t k = 1; k <= n; k++) {
+            st = tdvmcall(TDVMCALL_WRMSR, X2APIC_ICR, to << 32 | TDP_VEC_IPI, 0, 0);
+
+            if (st) {
+                panic(vcpu, PANIC_IRQ, "ICR write via TDVMCALL status/k", st, k);
+            }
+            wait_count(vcpu, &irq_count[to][IRQ_IPI], (uint32_t)k,
+                       "IPI to the next vcpu want/got");
+        }
+        wait_count(vcpu, &mine[IRQ_IPI], (uint32_t)n, "IPIs from the previous vcpu");
+    }
+    put_prefix(vcpu);
+    put_str("irq self ");
+    put_dec(mine[IRQ_SELF]);
+    put_str(" host ");
+    put_dec(mine[IRQ_HOST]);
+    put_str(" ipi ");
+    put_dec(mine[IRQ_IPI]);
+    put_str(" vcpus ");
+    put_dec(nv);
+    put_char('\n');
+    return mine[IRQ_SELF] | (uint64_t)mine[IRQ_HOST] << 16 |
+           (uint64_t)mine[IRQ_IPI] << 32;
+}
+#else
+static uint64_t irq_mode(uint64_t vcpu, uint64_t n)
+{
+    panic(vcpu, PANIC_TDCALL, "irq mode needs a TD, n", n, 0);
+}
+#endif
+
 /* ---- main ----------------------------------------------------------------- */
 
 static __attribute__((noreturn)) void report(uint64_t vcpu, uint64_t checksum)
@@ -1017,7 +1198,7 @@ void td_main(uint64_t vcpu, uint64_t rcx, uint64_t gpaw)
     unsigned mode = (unsigned)(rcx >> TDP_MODE_SHIFT) & TDP_MODE_MASK;
     uint64_t n = rcx >> TDP_ARG_SHIFT, checksum, t0, t1;
     static const char *const names[] = {
-        "normal", "convert", "hammer", "pingpong", "compute", "ve",
+        "normal", "convert", "hammer", "pingpong", "compute", "ve", "irq",
     };
 
     setup_idt(vcpu);
@@ -1028,12 +1209,12 @@ void td_main(uint64_t vcpu, uint64_t rcx, uint64_t gpaw)
     put_dec(gpaw);
     if (mode) {
         put_str(" mode ");
-        put_str(mode <= TDP_MODE_VE ? names[mode] : "?");
+        put_str(mode <= TDP_MODE_IRQ ? names[mode] : "?");
         put_str(" n ");
         put_dec(n);
     }
     put_char('\n');
-    if (mode > TDP_MODE_VE || (mode == TDP_MODE_VE && !HAVE_TDX_CALLS)) {
+    if (mode > TDP_MODE_IRQ || (mode == TDP_MODE_VE && !HAVE_TDX_CALLS)) {
         panic(vcpu, PANIC_TDCALL, "unknown mode rcx", rcx, mode);
     }
     if (base + pages * PAGE_SIZE > REGION_LIMIT) {
@@ -1044,6 +1225,8 @@ void td_main(uint64_t vcpu, uint64_t rcx, uint64_t gpaw)
     __asm__ volatile("ud2");    /* tests the exception path (stub builds) */
 #endif
     switch (mode) {
+    case TDP_MODE_IRQ:
+        report(vcpu, irq_mode(vcpu, n ? n : IRQ_DEFAULT));
     case TDP_MODE_PINGPONG:
         n = n ? n : PINGPONG_DEFAULT;
         t0 = rdtsc();

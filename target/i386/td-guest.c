@@ -11,7 +11,9 @@
  *    through MMU_NESTED_IDX, whose fills (excp_helper.c) ask the glue
  *    (tdx_emu_td_translate) instead of walking an NPT;
  *  - TDCALL goes to the glue (tdx_emu_tdcall);
- *  - L1 interrupts, INIT, SMI and triple fault end the run;
+ *  - L1 interrupts, INIT, SMI and triple fault end the run, except the
+ *    posted-interrupt notification vector, which td-apic.c consumes
+ *    (virtual interrupts then reach the TD through its IDT);
  *  - HLT, CPUID, port I/O and MSRs on the #VE list raise #VE (td-ve.c).
  *
  * Everything here runs on the vCPU's own thread. Exits raised from
@@ -19,9 +21,10 @@
  * holds it there); all others without.
  *
  * Not modelled (TD code acts on L1's CPU as if it were L1): MSR accesses
- * the module handles (not #VE) other than the ones switched here, debug
- * registers, CR8/TPR (L1's APIC), CPUID leaves the module virtualizes
- * (L1's values), MONITOR/MWAIT. A real TDX module virtualizes these.
+ * the module handles (not #VE) other than the ones switched here and the
+ * TD's x2APIC (td-apic.c), debug registers, CR8 (L1's APIC), CPUID leaves
+ * the module virtualizes (L1's values), MONITOR/MWAIT. A real TDX module
+ * virtualizes these.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -33,6 +36,7 @@
 #include "exec/page-protection.h"
 #include "tcg/helper-tcg.h"
 #include "tdx-emu-td.h"
+#include "tdx-emu-apic.h"
 #include "hw/tdx-emu/qemu/td-guest.h"
 
 /* VMX basic exit reasons (SDM vol. 3, appendix C) */
@@ -252,6 +256,8 @@ G_NORETURN void tdx_emu_td_enter(CPUX86State *env, uint64_t l1_next_rip)
     td->in_td = true;
     state_load(env, td->entry.state);
     td->entry_rip = env->eip;
+    /* A virtual interrupt left pending by the last run is due again. */
+    tdx_emu_td_apic_sync(cs);
     /*
      * Always flush, whatever entry.flush_tlb says: the TLB (all MMU indexes
      * including MMU_NESTED_IDX) holds L1 translations, and TCG tags nothing
@@ -275,6 +281,8 @@ static G_NORETURN void td_exit(CPUX86State *env, TdxEmuTdExit *exit)
 
     exit->entry_rip = td->entry_rip;
     state_store(env, td->entry.state);
+    /* VIRQ mirrors the TD's virtual APIC; L1 must not see it. */
+    cpu_reset_interrupt(cs, CPU_INTERRUPT_VIRQ);
     tdx_emu_td_exit(cs, exit, &out);
 
     td->in_td = false;
@@ -399,10 +407,18 @@ bool tdx_emu_td_exec_interrupt(CPUState *cs, int interrupt_request)
         cs->interrupt_request &= ~(CPU_INTERRUPT_HARD | CPU_INTERRUPT_VIRQ);
         intno = cpu_get_pic_interrupt(env);
         if (intno < 0) {
+            tdx_emu_td_apic_sync(cs);
             return true;                /* withdrawn meanwhile */
+        }
+        if (tdx_emu_td_apic_intr(cs, intno)) {
+            return true;                /* PI notification: no exit */
         }
         exit.reason = TD_EXIT_EXT_INTR;
         exit.intr_info = (intno & 0xff) | INTR_TYPE_EXT_INTR | INTR_INFO_VALID;
+    } else if (interrupt_request & CPU_INTERRUPT_VIRQ) {
+        /* Ours while in a TD (never SVM's): a virtual interrupt. */
+        tdx_emu_td_apic_deliver(cs);
+        return true;
     } else {
         return false;                   /* POLL, SIPI, MCE: QEMU's path */
     }

@@ -27,6 +27,7 @@
 #include "cpu.h"
 #include "tcg/helper-tcg.h"
 #include "tdx-emu-cpu.h"
+#include "tdx-emu-apic.h"
 #include "hw/tdx-emu/qemu/tdx-emu.h"
 
 /* MSRs QEMU's cpu.h does not name. */
@@ -338,6 +339,16 @@ int tdx_emu_rdmsr(CPUX86State *env, uint32_t index, uint64_t *val)
     if (!cfg->enabled) {
         return TDX_EMU_MSR_UNHANDLED;
     }
+#ifdef CONFIG_TCG
+    /* A TD's x2APIC MSRs: the virtual APIC (td-apic.c) first. */
+    if (env->tdx_emu_td.in_td) {
+        int r = tdx_emu_td_apic_rdmsr(env, index, val);
+
+        if (r != TDX_EMU_MSR_UNHANDLED) {
+            return r;
+        }
+    }
+#endif
     switch (index) {
     case MSR_IA32_FEATURE_CONTROL:
         /* "Firmware" locked it at reset with VMX enabled outside SMX. */
@@ -381,6 +392,15 @@ int tdx_emu_wrmsr(CPUX86State *env, uint32_t index, uint64_t val)
     if (!env->tdx_emu_cfg.enabled) {
         return TDX_EMU_MSR_UNHANDLED;
     }
+#ifdef CONFIG_TCG
+    if (env->tdx_emu_td.in_td) {
+        int r = tdx_emu_td_apic_wrmsr(env, index, val);
+
+        if (r != TDX_EMU_MSR_UNHANDLED) {
+            return r;
+        }
+    }
+#endif
     switch (index) {
     case MSR_IA32_FEATURE_CONTROL:
         /*

@@ -191,6 +191,7 @@ uint64_t tdx_leaf_vp_init(struct tdx_call *c, struct tdx_regs *r)
     v->x2apic_id = c->version >= 1 ? (uint32_t)r->r8 : old;
     v->init_rcx = r->rdx;
     tdx_vcpu_arch_reset(v, td->cfg.gpaw ? 52 : 48);
+    tdx_vapic_reset(&v->vapic);
     v->state = TDX_VCPU_READY;
     /* The vCPU starts associated with this LP. */
     st = tdx_vcpu_associate(c, v, false, &assoc);
@@ -206,7 +207,9 @@ static uint64_t vp_field_get(const struct tdx_vcpu *v, const struct tdx_md_field
     switch (f->slot) {
     case TDX_SLOT_VP_VMCS:
         return v->vmcs[tdx_md_row_index(TDX_MD_CTX_VP, f)];
-    case TDX_SLOT_VP_STATE_DETAILS:  return v->state_details;
+    case TDX_SLOT_VP_STATE_DETAILS:
+        /* VMXIP (bit 0): KVM asks before it lets a halted TD vCPU sleep. */
+        return v->state_details | (tdx_vapic_intr_pending(&v->vapic) ? 1 : 0);
     case TDX_SLOT_VP_VCPU_INDEX:     return v->vcpu_index;
     case TDX_SLOT_VP_NUM_TDVPS_PAGES: return v->num_pages;
     case TDX_SLOT_VP_ASSOC_LPID:     return atomic_load(&v->assoc_lp);

@@ -10,6 +10,7 @@
 
 #include "inject.h"
 #include "paths.h"
+#include "td-apic.h"
 #include "locks.h"
 #include "tdx-core.h"
 
@@ -114,6 +115,7 @@ struct tdx_module {
     struct tdx_inject inject;
     struct tdx_stats stats;
     struct tdx_paths paths;                /* busy-path recognition */
+    struct tdx_apic_stats apic_stats;      /* virtual APICs of TD vCPUs */
 
     /* TD families (td.h): key ownership table and cache write-back. */
     struct tdx_lock kot_lock;              /* sharex, busy -> |KOT */

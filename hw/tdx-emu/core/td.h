@@ -161,6 +161,8 @@ struct tdx_vcpu {
     /* TDVPS CPUID_SUPERVISOR_VE / CPUID_USER_VE (TDG.VP.WR): every CPUID
      * at CPL 0 / CPL > 0 is a #VE (td-ve.c). */
     uint8_t cpuid_supervisor_ve, cpuid_user_ve;
+    /* Virtual APIC (TDVPS virtual-APIC page + guest interrupt status). */
+    struct tdx_vapic vapic;
 };
 
 /*

@@ -52,7 +52,9 @@
  *    the BQL held (exits for L1 interrupts and INIT happen in QEMU's
  *    interrupt path, which holds it) or without. Exits the CPU makes:
  *      0 NMI (intr_info 0x80000202), 1 external interrupt (acknowledged on
- *      exit: intr_info = 0x80000000 | vector), 2 triple fault, 3 INIT
+ *      exit: intr_info = 0x80000000 | vector; never the vCPU's posted-
+ *      interrupt notification vector, which the CPU consumes inside the
+ *      TD: td-vapic.h), 2 triple fault, 3 INIT
  *      (INIT stays pending: L1 is INITed right after), 6 other SMI (stays
  *      pending for L1), 12 HLT (simplification: TDX would #VE; the TD
  *      resumes after the HLT), plus the translate/TDCALL exits.

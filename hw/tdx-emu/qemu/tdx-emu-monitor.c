@@ -12,6 +12,7 @@
 #include "../core/inject.h"
 #include "../core/paths.h"
 #include "../core/td-ve.h"
+#include "../core/td-apic.h"
 #include "tdx-emu.h"
 #include "tdx-emu-inject.h"
 
@@ -55,6 +56,20 @@ static void tdx_emu_print_paths(TdxEmuState *s, GString *out)
     }
 }
 
+/* Virtual APICs of TD vCPUs (core/td-apic.h). */
+static void tdx_emu_print_vapic(TdxEmuState *s, GString *out)
+{
+    struct tdx_apic_stats_snapshot a;
+
+    tdx_apic_get_stats(s->module, &a);
+    g_string_append_printf(out, "\n  virtual APIC: %" PRIu64 " PI notifications "
+                           "processed in TDs (no exit), %" PRIu64 " posted vectors, %"
+                           PRIu64 " delivered, %" PRIu64 " EOIs, %" PRIu64
+                           " self-IPIs, %" PRIu64 " bad PID",
+                           a.pi_notifications, a.pi_vectors, a.delivered, a.eoi,
+                           a.self_ipi, a.pi_bad_desc);
+}
+
 void tdx_emu_print_info(TdxEmuState *s, GString *out)
 {
     struct tdx_module_info info;
@@ -95,6 +110,7 @@ void tdx_emu_print_info(TdxEmuState *s, GString *out)
         g_string_append_printf(out, " %s=%" PRIu64, tdx_ve_counter_name(i),
                                (uint64_t)st->ve[i]);
     }
+    tdx_emu_print_vapic(s, out);
     g_string_append(out, "\n  SEAMCALLs (leaf: calls ok error busy injected):\n");
     for (unsigned leaf = 0; leaf < TDX_MAX_LEAF; leaf++) {
         uint64_t busy = 0;
