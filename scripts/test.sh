@@ -62,6 +62,9 @@ for g in "${groups[@]}"; do
         ;;
     qtest)
         qt=$(cd "$TDX_EMU_ROOT/tests/qtest" && ls tdx-emu*.c | sed 's/\.c$//')
+        # L1 for tdx-emu-l1-test (it skips without them).
+        export TDX_EMU_L1_KERNEL=$KERNEL_IMAGE TDX_EMU_L1_INITRD=$INITRAMFS \
+            TDX_EMU_FIRMWARE=$FIRMWARE_DIR
         if ! ninja -C "$QEMU_BUILD" $(for t in $qt; do echo "tests/qtest/$t"; done) > "$QEMU_BUILD/qtest-build.log" 2>&1; then
             tail -30 "$QEMU_BUILD/qtest-build.log"; result "qtest: build" 1; continue
         fi
