@@ -281,7 +281,9 @@ static uint64_t row_get(QDict *table, const char *path, const char *what)
 
 /*
  * Path `path` was reached (busies from `source`: "injected" or "natural")
- * and every one of them got `reaction`; nothing the kernel must not do.
+ * and got `reaction`; nothing the kernel must not do (as scripts/campaign
+ * judges: no kick-violated, entry-violated, unhandled, pending, and for G3
+ * no failed retry).
  */
 static void expect_path(QDict *table, const char *path, const char *source,
                         const char *reaction)
@@ -300,6 +302,12 @@ static void expect_path(QDict *table, const char *path, const char *source,
     g_assert_cmpuint(got, >, 0);
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         uint64_t n = strcmp(bad[i], reaction) ? row_get(table, path, bad[i]) : 0;
+
+        /* A retry that meets another busy is fine where the kernel loops
+         * (G1, G2, V1); KVM's single G3 retry must succeed. */
+        if (!strcmp(bad[i], "retry-failed") && !g_str_has_prefix(path, "G3")) {
+            n = 0;
+        }
 
         if (n) {
             g_test_message("path %s: %s=%" PRIu64 ", which the kernel must not "
