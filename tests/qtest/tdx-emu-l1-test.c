@@ -400,19 +400,21 @@ static char *fired_prefix(const Decisions *d, uint64_t limit)
  * G1, twice with the same seed: both runs reach G1 with retry-later, and
  * the rule fired at the same match indices over the matches both runs
  * saw (when the rule is armed mid-run, the first PAGE.ADDs may or may not
- * be over: the count differs, the decision stream does not).
+ * be over: the count may differ, the decision stream does not). A third
+ * run with another seed fires elsewhere.
  */
 static void test_g1_build_determinism(void)
 {
-    Decisions a, b;
+    Decisions a, b, c;
     uint64_t common;
-    g_autofree char *pa = NULL, *pb = NULL;
+    g_autofree char *pa = NULL, *pb = NULL, *pc = NULL;
 
     if (!have_artifacts()) {
         return;
     }
     a = build_with_prob_rule(1234);
     b = build_with_prob_rule(1234);
+    c = build_with_prob_rule(4321);
     common = MIN(a.matches, b.matches);
     /* The log holds the first 128 firings: compare where both are whole. */
     if (a.fired_at->len == 128) {
@@ -432,8 +434,13 @@ static void test_g1_build_determinism(void)
         /* Same number of decisions: the same decisions, all of them. */
         g_assert_cmphex(a.digest, ==, b.digest);
     }
+    /* Another seed, other decisions on the same workload. */
+    pc = fired_prefix(&c, common);
+    g_test_message("seed 4321 fired at [%s]", pc);
+    g_assert_cmpstr(pc, !=, pa);
     g_array_free(a.fired_at, true);
     g_array_free(b.fired_at, true);
+    g_array_free(c.fired_at, true);
 }
 
 /* ---- G2, G3, V1, V2: rules on a running TD ------------------------------ */
@@ -526,6 +533,8 @@ static void test_epoch_hold(void)
     table = paths(&l1);
     expect_path(table, "V1", "natural", "reenter");
     g_assert_cmpuint(row_get(table, "V1", "injected"), ==, 0);
+    /* Only entries met the hold: no TRACK (G3b) came in its window. */
+    g_assert_cmpuint(row_get(table, "G3b", "natural"), ==, 0);
     qobject_unref(table);
     l1_stop(&l1);
 }
