@@ -243,6 +243,23 @@ static int64_t add_rule(L1 *l1, const char *rule_json)
     return id;
 }
 
+/* Log each rule's counters (for the test's output). */
+static void log_rules(L1 *l1)
+{
+    QDict *rsp = qmp_ok(l1->qts, "{ 'execute': 'query-tdx-emu-inject', "
+                        "'arguments': { 'id': 'tdx0' } }");
+    const QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
+        QDict *r = qobject_to(QDict, qlist_entry_obj(e));
+
+        g_test_message("rule #%" PRId64 " %s: %" PRIu64 " matches, fired %" PRIu64,
+                       qdict_get_int(r, "rule"), qdict_get_str(r, "leaf"),
+                       get_u64(r, "matches"), get_u64(r, "fired"));
+    }
+    qobject_unref(rsp);
+}
+
 /* The busy-path table as path id -> row (a new reference). */
 static QDict *paths(L1 *l1)
 {
@@ -471,6 +488,7 @@ static void test_runtime_rules(void)
              "'n': 100 }");
     rc = l1_wait_done(&l1, &console);
     expect_clean_job(&l1, rc, console, "TDX-EMU-L1: tdvmm run ok vcpus=2 mode=convert");
+    log_rules(&l1);
 
     table = paths(&l1);
     expect_path(table, "G2b", "injected", "local-retry");
