@@ -71,7 +71,7 @@ for g in "${groups[@]}"; do
         for t in $qt; do
             if (cd "$QEMU_BUILD" && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
                     timeout 600 "./tests/qtest/$t" --tap -k) > "$QEMU_BUILD/$t.log" 2>&1; then
-                result "qtest: $t ($(grep -c '^ok ' "$QEMU_BUILD/$t.log") cases)" 0
+                result "qtest: $t ($(grep -c '^ok ' "$QEMU_BUILD/$t.log") cases, $(grep -c '^ok .*# SKIP' "$QEMU_BUILD/$t.log") skipped)" 0
             else
                 grep -E '^not ok|^# |ERROR|assert' "$QEMU_BUILD/$t.log" | head -30
                 result "qtest: $t" 1

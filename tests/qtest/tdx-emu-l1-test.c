@@ -35,8 +35,8 @@
 #include "qobject/qjson.h"
 #include "qapi/error.h"
 
-/* Generous: a TD job takes 10-60 s under TCG on a loaded 2-core machine. */
-#define L1_TIMEOUT_S 400
+/* Per boot. Generous: L1 boots and runs a TD job in 5-10 s under TCG. */
+#define L1_TIMEOUT_S 150
 
 typedef struct L1 {
     QTestState *qts;
