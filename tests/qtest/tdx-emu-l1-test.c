@@ -106,6 +106,9 @@ static void l1_read(L1 *l1)
         }
     }
     while ((n = fread(buf, 1, sizeof(buf), l1->console)) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            buf[i] = buf[i] ? buf[i] : ' ';     /* the text is searched as a string */
+        }
         g_string_append_len(l1->text, buf, n);
     }
     clearerr(l1->console);
