@@ -62,13 +62,16 @@ for g in "${groups[@]}"; do
         ;;
     qtest)
         qt=$(cd "$TDX_EMU_ROOT/tests/qtest" && ls tdx-emu*.c | sed 's/\.c$//')
+        # L1 for tdx-emu-l1-test (it skips without them).
+        export TDX_EMU_L1_KERNEL=$KERNEL_IMAGE TDX_EMU_L1_INITRD=$INITRAMFS \
+            TDX_EMU_FIRMWARE=$FIRMWARE_DIR
         if ! ninja -C "$QEMU_BUILD" $(for t in $qt; do echo "tests/qtest/$t"; done) > "$QEMU_BUILD/qtest-build.log" 2>&1; then
             tail -30 "$QEMU_BUILD/qtest-build.log"; result "qtest: build" 1; continue
         fi
         for t in $qt; do
             if (cd "$QEMU_BUILD" && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
                     timeout 600 "./tests/qtest/$t" --tap -k) > "$QEMU_BUILD/$t.log" 2>&1; then
-                result "qtest: $t ($(grep -c '^ok ' "$QEMU_BUILD/$t.log") cases)" 0
+                result "qtest: $t ($(grep -c '^ok ' "$QEMU_BUILD/$t.log") cases, $(grep -c '^ok .*# SKIP' "$QEMU_BUILD/$t.log") skipped)" 0
             else
                 grep -E '^not ok|^# |ERROR|assert' "$QEMU_BUILD/$t.log" | head -30
                 result "qtest: $t" 1

@@ -299,6 +299,20 @@ static void test_lock_table(void)
     lock_row(qts, "td-epoch", &tdr, NULL, TDH_MEM_TRACK, tdr, 0, 0,
              TDX_OPERAND_BUSY | OP_TD_EPOCH, OP_TD_EPOCH);
 
+    /* query-tdx-emu-tds names the TD by its TDR page: the key of its locks. */
+    {
+        QDict *rsp, *td;
+        QList *l = qobject_to(QList, qmp_ok(qts, &rsp, "{ 'execute': "
+                              "'query-tdx-emu-tds', 'arguments': { 'id': 'tdx0' } }"));
+
+        g_assert_cmpint(qlist_size(l), ==, 1);
+        td = qobject_to(QDict, qlist_peek(l));
+        g_assert_cmphex(get_u64(td, "tdr"), ==, tdr);
+        g_assert_cmpuint(get_u64(td, "vcpus"), ==, 1);
+        g_assert_cmpuint(get_u64(td, "sept-pages"), ==, 2);
+        qobject_unref(rsp);
+    }
+
     /* A lock that does not exist: a TDCS page is not a TDR. */
     qmp_err(qts, "is not the TDR page of a TD", "{ 'execute': 'tdx-emu-lock-hold', "
             "'arguments': { 'id': 'tdx0', 'lock': 'sept-tree', 'key': %" PRIu64
@@ -432,13 +446,19 @@ static void test_every(void)
     qtest_quit(qts);
 }
 
-/* 48 RDMD decisions of a probability-0.5 rule under `seed`. */
-static uint64_t prob_pattern(uint64_t seed)
+/*
+ * 48 RDMD decisions of a probability-0.5 rule under `seed`, as the calls
+ * saw them; *digest: the rule's decision-digest. Checks that the rule's
+ * fired-at list names exactly the calls that saw the busy.
+ */
+static uint64_t prob_pattern(uint64_t seed, uint64_t *digest)
 {
     g_autofree char *args = g_strdup_printf(ARGS "-object tdx-emu,id=tdx0,seed=%"
                                             PRIu64, seed);
     QTestState *qts = qtest_init(args);
-    uint64_t pattern = 0;
+    uint64_t pattern = 0, fired_at = 0;
+    const QListEntry *e;
+    QDict *rsp, *r;
 
     bring_up(qts, false);
     qmp_ok_int(qts, "rule", "{ 'execute': 'tdx-emu-inject-add', 'arguments': "
@@ -447,19 +467,43 @@ static uint64_t prob_pattern(uint64_t seed)
     for (int i = 0; i < 48; i++) {
         pattern = pattern << 1 | rdmd_busy(qts);
     }
+    r = qobject_to(QDict, qlist_peek(qobject_to(QList, qmp_ok(qts, &rsp,
+                   "{ 'execute': 'query-tdx-emu-inject', 'arguments': "
+                   "{ 'id': 'tdx0' } }"))));
+    g_assert_cmpuint(get_u64(r, "matches"), ==, 48);
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(r, "fired-at"), e) {
+        uint64_t at = qnum_get_uint(qobject_to(QNum, qlist_entry_obj(e)));
+
+        g_assert_cmpuint(at, >=, 1);
+        g_assert_cmpuint(at, <=, 48);
+        fired_at |= 1ULL << (48 - at);      /* call 1 is the pattern's top bit */
+    }
+    if (fired_at != pattern) {
+        g_test_message("fired-at says %#" PRIx64 ", the calls saw %#" PRIx64,
+                       fired_at, pattern);
+    }
+    g_assert_cmphex(fired_at, ==, pattern);
+    *digest = get_u64(r, "decision-digest");
+    qobject_unref(rsp);
     qtest_quit(qts);
     return pattern;
 }
 
+/* Same seed and workload, same injections (determinism); another seed,
+ * other ones. */
 static void test_probability_seed(void)
 {
-    uint64_t a = prob_pattern(42), b = prob_pattern(42), c = prob_pattern(4242);
+    uint64_t da, db, dc;
+    uint64_t a = prob_pattern(42, &da), b = prob_pattern(42, &db);
+    uint64_t c = prob_pattern(4242, &dc);
     int ones = __builtin_popcountll(a);
 
     g_test_message("seed 42: %#" PRIx64 ", again %#" PRIx64 ", seed 4242: %#" PRIx64,
                    a, b, c);
     g_assert_cmphex(a, ==, b);
     g_assert_cmphex(a, !=, c);
+    g_assert_cmphex(da, ==, db);
+    g_assert_cmphex(da, !=, dc);
     g_assert_cmpint(ones, >, 8);
     g_assert_cmpint(ones, <, 40);
 }

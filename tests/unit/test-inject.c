@@ -112,6 +112,104 @@ static void test_determinism(void)
     TDXT_EXPECT(ones > 16 && ones < 48, "p=0.5 fired %d of 64", ones);
 }
 
+/* The decision log: which matches fired, and a digest of every decision. */
+static struct tdx_status_rule_info prob_log(uint64_t seed, int calls)
+{
+    struct tdxt_platform *p = ready_platform(seed);
+    struct tdx_status_rule rule = {
+        .leaf = TDH_SYS_LP_INIT, .operand = TDX_INJECT_ANY_OPERAND,
+        .when = TDX_INJECT_PROB, .p = 0.25,
+    };
+    struct tdx_status_rule_info ri;
+    char err[128];
+    int id = tdx_inject_add_status_rule(p->m, &rule, err, sizeof(err));
+    uint64_t want_digest = TDX_INJECT_DIGEST_INIT, nfired = 0;
+
+    for (int i = 1; i <= calls; i++) {
+        bool fired = lp_init(p, 0) == TDX_SYS_BUSY;
+
+        want_digest = tdx_inject_digest_step(want_digest, (uint64_t)i, fired);
+        nfired += fired;
+    }
+    TDXT_EXPECT(tdx_inject_get_status_rule(p->m, id, &ri), "rule %d gone", id);
+    TDXT_EXPECT(ri.matches == (uint64_t)calls && ri.fired == nfired,
+                "matches %llu fired %llu, expected %d and %llu (busy seen)",
+                (unsigned long long)ri.matches, (unsigned long long)ri.fired, calls,
+                (unsigned long long)nfired);
+    TDXT_EXPECT(ri.digest == want_digest, "digest %#llx, expected %#llx from the "
+                "statuses the calls saw", (unsigned long long)ri.digest,
+                (unsigned long long)want_digest);
+    tdxt_free(p);
+    return ri;
+}
+
+static void test_decision_log(void)
+{
+    struct tdx_status_rule_info a = prob_log(42, 400), b = prob_log(42, 400);
+    struct tdx_status_rule_info c = prob_log(43, 400), d = prob_log(42, 200);
+    uint64_t logged = a.fired < TDX_INJECT_FIRED_LOG ? a.fired : TDX_INJECT_FIRED_LOG;
+    uint64_t in_d = 0;
+
+    TDXT_EXPECT(a.fired > 50 && a.fired < 150, "p=0.25 fired %llu of 400",
+                (unsigned long long)a.fired);
+    TDXT_EXPECT(a.fired == b.fired && a.digest == b.digest &&
+                !memcmp(a.fired_at, b.fired_at, sizeof(a.fired_at)),
+                "same seed, different decisions: fired %llu/%llu digest %#llx/%#llx",
+                (unsigned long long)a.fired, (unsigned long long)b.fired,
+                (unsigned long long)a.digest, (unsigned long long)b.digest);
+    TDXT_EXPECT(a.digest != c.digest && memcmp(a.fired_at, c.fired_at, sizeof(a.fired_at)),
+                "seeds 42 and 43 made the same 400 decisions");
+    for (uint64_t i = 0; i < logged; i++) {
+        TDXT_EXPECT(a.fired_at[i] >= 1 && a.fired_at[i] <= 400 &&
+                    (i == 0 || a.fired_at[i] > a.fired_at[i - 1]),
+                    "fired_at[%llu] = %llu: not an ascending match index",
+                    (unsigned long long)i, (unsigned long long)a.fired_at[i]);
+    }
+    /* A shorter run of the same workload: its decisions are a prefix. */
+    while (in_d < d.fired && in_d < TDX_INJECT_FIRED_LOG) {
+        TDXT_EXPECT(d.fired_at[in_d] == a.fired_at[in_d], "200-call run: firing %llu "
+                    "at match %llu, the 400-call run at %llu",
+                    (unsigned long long)in_d, (unsigned long long)d.fired_at[in_d],
+                    (unsigned long long)a.fired_at[in_d]);
+        in_d++;
+    }
+    TDXT_EXPECT(in_d > 0 && (in_d == logged || a.fired_at[in_d] > 200),
+                "the 200-call run fired %llu times, the 400-call one more often "
+                "within the first 200", (unsigned long long)in_d);
+}
+
+/* The TD list monitors read: TDR page and what each TD owns. */
+static void test_list_tds(void)
+{
+    struct tdx_platform_desc d = tdxt_desc(2, 1);
+    struct tdxt_platform *p = tdxt_new(&d);
+    struct tdx_td_summary tds[4];
+    struct tdt_td td;
+    unsigned n;
+
+    tdxt_boot(p);
+    TDXT_EXPECT(tdx_module_list_tds(p->m, tds, 4) == 0, "TDs listed before any");
+    tdt_next_page = TDT_POOL_BASE;
+    tdt_create(p, &td, 2);
+    tdt_init(p, &td, 2);
+    tdt_vcpu(p, &td, 0);
+    tdt_vcpu(p, &td, 1);
+    n = tdx_module_list_tds(p->m, tds, 4);
+    TDXT_EXPECT(n == 1 && tds[0].tdr_pa == td.tdr, "%u TDs, first TDR %#llx, "
+                "expected 1 at %#llx", n, (unsigned long long)(n ? tds[0].tdr_pa : 0),
+                (unsigned long long)td.tdr);
+    TDXT_EXPECT(n == 1 && tds[0].num_vcpus == 2 &&
+                tds[0].tdcx_pages == TDX_TD_TDCS_PAGES + 2 * (TDX_TD_TDVPS_PAGES - 1),
+                "vcpus %u tdcx %llu, expected 2 and %u", n ? tds[0].num_vcpus : 0,
+                (unsigned long long)(n ? tds[0].tdcx_pages : 0),
+                TDX_TD_TDCS_PAGES + 2 * (TDX_TD_TDVPS_PAGES - 1));
+    TDXT_EXPECT(tdx_module_list_tds(p->m, tds, 0) == 0, "max 0 wrote entries");
+    tdt_release_hkid(p, &td);
+    tdt_reclaim_all(p, &td);
+    TDXT_EXPECT(tdx_module_list_tds(p->m, tds, 4) == 0, "reclaimed TD still listed");
+    tdxt_free(p);
+}
+
 static void test_rule_validation(void)
 {
     struct tdxt_platform *p = ready_platform(1);
@@ -285,6 +383,8 @@ int main(void)
     test_sys_busy_stats();
     test_triggers();
     test_determinism();
+    test_decision_log();
+    test_list_tds();
     test_rule_validation();
     test_timed_hold();
     return tdxt_done("test-inject");

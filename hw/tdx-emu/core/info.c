@@ -82,3 +82,56 @@ void tdx_module_get_info(struct tdx_module *m, struct tdx_module_info *out)
     }
     out->num_tds = out->pages_by_type[TDX_PT_TDR];
 }
+
+unsigned tdx_module_list_tds(struct tdx_module *m, struct tdx_td_summary *out,
+                             unsigned max)
+{
+    unsigned n = 0;
+
+    /* Like tdx_module_get_info: racy by design. Only PAMT entry fields are
+     * read, never a TD object, which a concurrent reclaim may free. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (unsigned b = 0; b < m->num_pamt_blocks; b++) {
+            const struct tdx_pamt_block *blk = &m->pamt[b];
+            uint64_t pages = blk->size / TDX_PAGE_SIZE;
+
+            for (uint64_t c = 0; c < blk->num_chunks; c++) {
+                struct tdx_pamt_entry *chunk = atomic_load(&blk->chunks[c]);
+                uint64_t cn = pages - c * TDX_PAMT_CHUNK_PAGES;
+
+                if (cn > TDX_PAMT_CHUNK_PAGES) {
+                    cn = TDX_PAMT_CHUNK_PAGES;
+                }
+                for (uint64_t i = 0; chunk && i < cn; i++) {
+                    const struct tdx_pamt_entry *e = &chunk[i];
+                    uint64_t pa = blk->base + (c * TDX_PAMT_CHUNK_PAGES + i) *
+                                  TDX_PAGE_SIZE;
+                    uint8_t type = e->type;
+                    uint64_t owner = e->owner;
+
+                    if (pass == 0) {
+                        if (type == TDX_PT_TDR && n < max) {
+                            memset(&out[n], 0, sizeof(out[n]));
+                            out[n++].tdr_pa = pa;
+                        }
+                        continue;
+                    }
+                    if (!owner || type == TDX_PT_TDR) {
+                        continue;
+                    }
+                    for (unsigned t = 0; t < n; t++) {
+                        if (out[t].tdr_pa != owner) {
+                            continue;
+                        }
+                        out[t].num_vcpus += type == TDX_PT_TDVPR;
+                        out[t].tdcx_pages += type == TDX_PT_TDCX;
+                        out[t].private_pages += type == TDX_PT_REG;
+                        out[t].sept_pages += type == TDX_PT_EPT;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    return n;
+}

@@ -69,6 +69,7 @@ int tdx_inject_add_status_rule(struct tdx_module *m,
             /* Each rule draws from its own stream: adding a rule does
              * not change what the others decide. */
             s->prng = inj->seed ^ (0xD1B54A32D192ED03ULL * (uint64_t)(i + 1));
+            s->digest = TDX_INJECT_DIGEST_INIT;
             atomic_fetch_add(&inj->num_status_rules, 1);
             id = i;
             break;
@@ -127,6 +128,8 @@ bool tdx_inject_get_status_rule(struct tdx_module *m, int id,
         out->rule = m->inject.status[id].rule;
         out->matches = m->inject.status[id].matches;
         out->fired = m->inject.status[id].fired;
+        out->digest = m->inject.status[id].digest;
+        memcpy(out->fired_at, m->inject.status[id].fired_at, sizeof(out->fired_at));
         found = true;
     }
     pthread_mutex_unlock(&m->inject.mutex);
@@ -243,6 +246,18 @@ static bool rule_matches(const struct tdx_status_rule *r, const struct tdx_call 
     return true;
 }
 
+uint64_t tdx_inject_digest_step(uint64_t digest, uint64_t index, bool fired)
+{
+    /* FNV-1a over the 8 little-endian bytes of (index << 1 | fired). */
+    uint64_t v = index << 1 | (fired ? 1 : 0);
+
+    for (int b = 0; b < 8; b++) {
+        digest ^= (v >> (8 * b)) & 0xFF;
+        digest *= 0x100000001B3ULL;
+    }
+    return digest;
+}
+
 uint64_t tdx_inject_at_lock_point(struct tdx_call *c, uint64_t busy_status)
 {
     struct tdx_inject *inj = &c->m->inject;
@@ -282,7 +297,11 @@ uint64_t tdx_inject_at_lock_point(struct tdx_call *c, uint64_t busy_status)
             fire = s->matches <= s->rule.n;
             break;
         }
+        s->digest = tdx_inject_digest_step(s->digest, s->matches, fire);
         if (fire) {
+            if (s->fired < TDX_INJECT_FIRED_LOG) {
+                s->fired_at[s->fired] = s->matches;
+            }
             s->fired++;
             result = s->rule.status ? s->rule.status : busy_status;
         }

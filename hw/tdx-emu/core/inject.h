@@ -80,12 +80,23 @@ typedef struct tdx_lock *(*tdx_lock_resolver)(struct tdx_module *m,
                                               uint64_t key, uint64_t gpa,
                                               enum tdx_lock_kind *kind);
 
+/*
+ * What a rule decided, for checking determinism from outside: the match
+ * indices (1-based) of its first TDX_INJECT_FIRED_LOG firings, and a digest
+ * of the whole decision stream (one step per match: fired or not). With
+ * the same seed and the same workload both are the same from run to run.
+ */
+#define TDX_INJECT_FIRED_LOG 128
+#define TDX_INJECT_DIGEST_INIT 0xCBF29CE484222325ULL   /* FNV-1a offset */
+
 struct tdx_status_rule_slot {
     bool used;
     struct tdx_status_rule rule;
     uint64_t matches;       /* matching lock points seen */
     uint64_t fired;
     uint64_t prng;
+    uint64_t digest;
+    uint64_t fired_at[TDX_INJECT_FIRED_LOG];
 };
 
 struct tdx_hold_slot {
@@ -150,7 +161,16 @@ struct tdx_status_rule_info {
     struct tdx_status_rule rule;
     uint64_t matches;       /* matching lock points seen */
     uint64_t fired;
+    /* Decision log: the match index of each of the first
+     * min(fired, TDX_INJECT_FIRED_LOG) firings, ascending, and the digest
+     * of all `matches` decisions (tdx_inject_digest_step from
+     * TDX_INJECT_DIGEST_INIT). */
+    uint64_t digest;
+    uint64_t fired_at[TDX_INJECT_FIRED_LOG];
 };
+
+/* One step of the decision digest: match `index` (1-based) fired or not. */
+uint64_t tdx_inject_digest_step(uint64_t digest, uint64_t index, bool fired);
 
 struct tdx_hold_info {
     enum tdx_named_lock what;

@@ -242,6 +242,22 @@ struct tdx_module_info {
 };
 
 void tdx_module_get_info(struct tdx_module *m, struct tdx_module_info *out);
+
+/*
+ * The TDs the module holds (a TDR page in the PAMT), for monitors: a
+ * snapshot from the PAMT alone (what each TD owns), in physical address
+ * order. Writes at most `max` and returns how many it wrote.
+ */
+struct tdx_td_summary {
+    uint64_t tdr_pa;                /* TDR page: the key of the TD's locks */
+    unsigned num_vcpus;             /* TDVPR pages (TDH.VP.CREATE done) */
+    uint64_t tdcx_pages;            /* TDCS and vCPU control pages */
+    uint64_t private_pages;         /* PT_REG: private memory */
+    uint64_t sept_pages;            /* PT_EPT: S-EPT tables */
+};
+
+unsigned tdx_module_list_tds(struct tdx_module *m, struct tdx_td_summary *out,
+                             unsigned max);
 unsigned tdx_module_num_lps(const struct tdx_module *m);
 /* Name of a PAMT page type ("PT_REG"), or NULL. */
 const char *tdx_page_type_name(unsigned type);

@@ -114,6 +114,15 @@ TdxEmuInjectRuleInfoList *qmp_query_tdx_emu_inject(const char *id, Error **errp)
         info->rule = rule;
         info->matches = ri.matches;
         info->fired = ri.fired;
+        info->decision_digest = ri.digest;
+        {
+            uint64List **at_tail = &info->fired_at;
+            uint64_t logged = MIN(ri.fired, (uint64_t)TDX_INJECT_FIRED_LOG);
+
+            for (uint64_t k = 0; k < logged; k++) {
+                QAPI_LIST_APPEND(at_tail, ri.fired_at[k]);
+            }
+        }
         info->leaf = g_strdup(tdx_inject_leaf_name(r->leaf) ?: "?");
         info->has_operand = r->operand != TDX_INJECT_ANY_OPERAND;
         info->operand = r->operand;
@@ -155,6 +164,33 @@ TdxEmuInjectRuleInfoList *qmp_query_tdx_emu_inject(const char *id, Error **errp)
             info->has_gpa_end = r->gpa_hi != UINT64_MAX;
             info->gpa_end = r->gpa_hi;
         }
+        QAPI_LIST_APPEND(tail, info);
+    }
+    return list;
+}
+
+/* ---- TDs --------------------------------------------------------------- */
+
+TdxEmuTdInfoList *qmp_query_tdx_emu_tds(const char *id, Error **errp)
+{
+    TdxEmuState *s = tdx_emu_find(id, errp);
+    TdxEmuTdInfoList *list = NULL, **tail = &list;
+    g_autofree struct tdx_td_summary *tds = NULL;
+    unsigned n;
+
+    if (!s) {
+        return NULL;
+    }
+    tds = g_new(struct tdx_td_summary, 256);
+    n = tdx_module_list_tds(s->module, tds, 256);
+    for (unsigned i = 0; i < n; i++) {
+        TdxEmuTdInfo *info = g_new0(TdxEmuTdInfo, 1);
+
+        info->tdr = tds[i].tdr_pa;
+        info->vcpus = tds[i].num_vcpus;
+        info->control_pages = tds[i].tdcx_pages;
+        info->private_pages = tds[i].private_pages;
+        info->sept_pages = tds[i].sept_pages;
         QAPI_LIST_APPEND(tail, info);
     }
     return list;
