@@ -484,9 +484,9 @@ static void test_runtime_rules(void)
              "tdx_emu.td_mode=convert:40", 5);
     l1_wait_line(&l1, "TDX-EMU-L1: tdvmm run vcpus=");
     add_rule(&l1, "{ 'leaf': 'TDH.MEM.PAGE.AUG', 'when': 'every', 'n': 20 }");
-    add_rule(&l1, "{ 'leaf': 'TDH.MEM.RANGE.BLOCK', 'when': 'every', 'n': 20 }");
-    add_rule(&l1, "{ 'leaf': 'TDH.MEM.TRACK', 'when': 'every', 'n': 15 }");
-    add_rule(&l1, "{ 'leaf': 'TDH.MEM.PAGE.REMOVE', 'when': 'every', 'n': 25 }");
+    add_rule(&l1, "{ 'leaf': 'TDH.MEM.RANGE.BLOCK', 'when': 'every', 'n': 20, 'spare-retries': true }");
+    add_rule(&l1, "{ 'leaf': 'TDH.MEM.TRACK', 'when': 'every', 'n': 15, 'spare-retries': true }");
+    add_rule(&l1, "{ 'leaf': 'TDH.MEM.PAGE.REMOVE', 'when': 'every', 'n': 25, 'spare-retries': true }");
     add_rule(&l1, "{ 'leaf': 'TDH.VP.ENTER', 'operand': 169, 'when': 'every', "
              "'n': 100 }");
     rc = l1_wait_done(&l1, &console);

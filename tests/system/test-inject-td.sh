@@ -9,8 +9,8 @@
 . "$(dirname "$0")/lib.sh"
 
 rules="leaf=TDH.MEM.PAGE.AUG:every=50;leaf=TDH.MEM.SEPT.ADD:first=2"
-rules+=";leaf=TDH.MEM.RANGE.BLOCK:every=40;leaf=TDH.MEM.TRACK:every=30"
-rules+=";leaf=TDH.MEM.PAGE.REMOVE:every=45;leaf=TDH.VP.ENTER:every=200"
+rules+=";leaf=TDH.MEM.RANGE.BLOCK:every=40:spare-retries=on;leaf=TDH.MEM.TRACK:every=30:spare-retries=on"
+rules+=";leaf=TDH.MEM.PAGE.REMOVE:every=45:spare-retries=on;leaf=TDH.VP.ENTER:every=200"
 boot inj --smp 2 --job td-run --timeout 300 --hmp-at-exit "info tdx" \
     --tdx-emu-props "seed=3,inject=$rules" \
     --append "tdx_emu.td_vcpus=2 tdx_emu.td_pages=256 tdx_emu.td_mode=convert"

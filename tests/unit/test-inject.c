@@ -83,6 +83,53 @@ static void test_triggers(void)
     tdxt_free(p);
 }
 
+/*
+ * spare_retries: the immediate retry of a busy call (same LP, leaf, RCX,
+ * RDX) is neither matched nor fired at; a different call is. Without the
+ * flag the same sequence fires on retries (test_triggers, every 2).
+ */
+static void test_spare_retries(void)
+{
+    struct tdxt_platform *p = ready_platform(11);
+    struct tdx_status_rule rule = {
+        .leaf = TDH_SYS_LP_INIT, .operand = TDX_OPERAND_ID_SYS,
+        .when = TDX_INJECT_EVERY, .n = 2, .spare_retries = true,
+    };
+    char err[128];
+    int id = tdx_inject_add_status_rule(p->m, &rule, err, sizeof(err));
+    bool prev_busy = false;
+    int busy = 0;
+
+    TDXT_EXPECT(id >= 0, "add spare-retries rule: %s", err);
+    /* Matches 1, 2(fire), -, 3, 4(fire), -, 5, 6(fire), -, 7. */
+    for (int i = 1; i <= 10; i++) {
+        bool b = lp_init(p, 1) == TDX_SYS_BUSY;
+
+        TDXT_EXPECT(!(b && prev_busy), "call %d: the retry of a busy call was "
+                    "injected again (expected it spared)", i);
+        busy += b;
+        prev_busy = b;
+    }
+    TDXT_EXPECT(busy == 3, "every 2 sparing retries, 10 identical calls: %d "
+                "injections, expected 3 (calls 2, 5, 8)", busy);
+    /* A call that differs in RCX is not a retry: it is a match. */
+    {
+        struct tdx_regs r = { .rcx = 1 };
+        uint64_t s = tdxt_call(p, 1, TDH_SYS_LP_INIT, &r);
+
+        TDXT_EXPECT(s == TDX_SYS_BUSY, "match 8 (after a non-busy call) should "
+                    "fire, got %#llx", (unsigned long long)s);
+        r = (struct tdx_regs) { .rcx = 2 };
+        s = tdxt_call(p, 1, TDH_SYS_LP_INIT, &r);
+        TDXT_EXPECT(s != TDX_SYS_BUSY, "match 9 (other RCX, not a retry) should "
+                    "not fire, got %#llx", (unsigned long long)s);
+    }
+    TDXT_EXPECT(tdx_inject_fired(p->m, id) == 4, "fired %lld, expected 4",
+                (long long)tdx_inject_fired(p->m, id));
+    TDXT_EXPECT_INVARIANTS(p, "spare retries");
+    tdxt_free(p);
+}
+
 static uint64_t prob_pattern(uint64_t seed)
 {
     struct tdxt_platform *p = ready_platform(seed);
@@ -382,6 +429,7 @@ int main(void)
     test_listing();
     test_sys_busy_stats();
     test_triggers();
+    test_spare_retries();
     test_determinism();
     test_decision_log();
     test_list_tds();

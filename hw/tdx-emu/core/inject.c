@@ -243,6 +243,9 @@ static bool rule_matches(const struct tdx_status_rule *r, const struct tdx_call 
     if (r->gpa_hi && !(c->gpa >= r->gpa_lo && c->gpa < r->gpa_hi)) {
         return false;
     }
+    if (r->spare_retries && c->retry) {
+        return false;
+    }
     return true;
 }
 

@@ -56,6 +56,15 @@ struct tdx_status_rule {
     uint64_t lp_mask;       /* bit per LP */
     uint64_t tdr_pa;
     uint64_t gpa_lo, gpa_hi; /* [lo, hi), hi == 0: any */
+    /*
+     * Leave the caller's immediate retry of a busy call alone (same LP,
+     * leaf, RCX and RDX as the LP's previous SEAMCALL, which was busy): it
+     * is neither a match nor fired at. KVM retries a zap SEAMCALL exactly
+     * once after kicking the vCPUs (G3) and treats a second busy as a bug,
+     * so a natural busy followed by an injected one on the retry would
+     * turn a campaign's G3 rule into a TDX_BUG_ON by coincidence.
+     */
+    bool spare_retries;
 };
 
 /* Locks a hold rule can name. */

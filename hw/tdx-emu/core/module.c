@@ -529,7 +529,7 @@ uint64_t tdx_seamcall(struct tdx_module *m, unsigned lp, struct tdx_regs *regs)
     const struct tdx_leaf_desc *d = leaf < TDX_MAX_LEAF ? &host_leaves[leaf] : NULL;
     int state = atomic_load(&m->sys_state);
     const bool loader = regs->rax & TDX_SEAMLDR_LEAF_BIT;
-    const uint64_t rcx_in = regs->rcx;
+    const uint64_t rcx_in = regs->rcx, rdx_in = regs->rdx;
     uint64_t status;
 
     /* Every field zero up to held[] (see struct tdx_call), then ours. */
@@ -540,6 +540,12 @@ uint64_t tdx_seamcall(struct tdx_module *m, unsigned lp, struct tdx_regs *regs)
     c.version = version;
     c.host = true;
     c.gpa = ~0ULL;
+    if (lp < m->desc.num_lps) {
+        const struct tdx_lp *l = &m->lp[lp];
+
+        c.retry = l->last_busy_leaf == leaf + 1 && l->last_busy_rcx == rcx_in &&
+                  l->last_busy_rdx == rdx_in;
+    }
     tdx_inject_expire_holds(m);
     /* Dispatcher checks, in the module's order (facts: 0.5). */
     if (lp >= m->desc.num_lps) {
@@ -566,6 +572,15 @@ uint64_t tdx_seamcall(struct tdx_module *m, unsigned lp, struct tdx_regs *regs)
     if (!loader) {
         tdx_account_call(m, leaf, status, c.injected);
         if (lp < m->desc.num_lps) {
+            struct tdx_lp *l = &m->lp[lp];
+            uint64_t class = tdx_status_class(status);
+            bool busy = class == TDX_OPERAND_BUSY ||
+                        class == TDX_OPERAND_BUSY_HOST_PRIORITY ||
+                        class == TDX_SYS_BUSY;
+
+            l->last_busy_leaf = busy ? leaf + 1 : 0;
+            l->last_busy_rcx = rcx_in;
+            l->last_busy_rdx = rdx_in;
             struct tdx_path_event pev = {
                 .kind = TDX_PATH_EV_SEAMCALL, .leaf = leaf, .lp = lp,
                 .status = status, .injected = c.injected, .tdr = c.tdr_pa,

@@ -86,6 +86,13 @@ struct tdx_tdmr {
 
 struct tdx_lp {
     bool initialized;                      /* TDH.SYS.LP.INIT done */
+    /*
+     * This LP's last SEAMCALL if it returned a busy status (leaf + 1, 0:
+     * none) and its RCX/RDX, to recognize the caller's immediate retry for
+     * rules with spare_retries. Written only by calls on this LP.
+     */
+    unsigned last_busy_leaf;
+    uint64_t last_busy_rcx, last_busy_rdx;
 };
 
 struct tdx_module {
@@ -146,6 +153,8 @@ struct tdx_call {
     unsigned version;
     bool host;                  /* SEAMCALL (true) or TDCALL */
     bool injected;              /* the returned status came from a rule */
+    bool retry;                 /* same leaf and RCX/RDX as this LP's last
+                                   call, which returned a busy status */
     uint64_t tdr_pa;            /* TD the call is about, for rule filters */
     uint64_t gpa;               /* GPA the call is about, or ~0 */
     struct tdx_vcpu *vcpu;      /* TDCALL: the calling vCPU; else NULL */

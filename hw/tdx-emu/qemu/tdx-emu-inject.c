@@ -185,6 +185,7 @@ bool tdx_emu_rule_to_core(const TdxEmuInjectRule *in, unsigned num_lps,
             return false;
         }
     }
+    out->spare_retries = in->has_spare_retries && in->spare_retries;
     return true;
 }
 
@@ -238,6 +239,16 @@ static bool parse_field(TdxEmuInjectRule *r, const char *key, const char *val,
         r->probability = p;
         return true;
     }
+    if (!strcmp(key, "spare-retries")) {
+        bool on;
+
+        if (!qapi_bool_parse(key, val, &on, errp)) {
+            return false;
+        }
+        r->has_spare_retries = true;
+        r->spare_retries = on;
+        return true;
+    }
     if (!strcmp(key, "lp")) {
         g_auto(GStrv) lps = g_strsplit(val, "+", -1);
         uint32List **tail = &r->lp;
@@ -256,7 +267,7 @@ static bool parse_field(TdxEmuInjectRule *r, const char *key, const char *val,
     if (!g_strv_contains((const gchar *const *)numeric, key)) {
         error_setg(errp, "tdx-emu: unknown key '%s'; a rule takes leaf, "
                    "operand, status, nth|every|first|probability, lp, tdr, "
-                   "gpa-start, gpa-end", key);
+                   "gpa-start, gpa-end, spare-retries", key);
         return false;
     }
     if (qemu_strtou64(val, NULL, 0, &num)) {
@@ -405,6 +416,9 @@ static void print_rule(GString *out, int id, const struct tdx_status_rule_info *
     if (r->gpa_hi) {
         g_string_append_printf(out, "  gpa [0x%" PRIx64 ", 0x%" PRIx64 ")",
                                r->gpa_lo, r->gpa_hi);
+    }
+    if (r->spare_retries) {
+        g_string_append(out, "  spare-retries");
     }
     g_string_append_c(out, '\n');
 }

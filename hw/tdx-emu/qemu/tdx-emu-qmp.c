@@ -164,6 +164,8 @@ TdxEmuInjectRuleInfoList *qmp_query_tdx_emu_inject(const char *id, Error **errp)
             info->has_gpa_end = r->gpa_hi != UINT64_MAX;
             info->gpa_end = r->gpa_hi;
         }
+        info->has_spare_retries = r->spare_retries;
+        info->spare_retries = r->spare_retries;
         QAPI_LIST_APPEND(tail, info);
     }
     return list;
