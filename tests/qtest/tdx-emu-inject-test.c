@@ -73,13 +73,8 @@ static QObject *qmp_ok(QTestState *qts, QDict **rsp, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    *rsp = qtest_vqmp(qts, fmt, ap);
+    *rsp = tdx_vqmp_ok(qts, fmt, ap);
     va_end(ap);
-    if (!qdict_haskey(*rsp, "return")) {
-        g_test_message("QMP error: %s",
-                       qdict_get_try_str(qdict_get_qdict(*rsp, "error"), "desc"));
-    }
-    g_assert(qdict_haskey(*rsp, "return"));
     return qdict_get(*rsp, "return");
 }
 
@@ -92,13 +87,8 @@ static int64_t qmp_ok_int(QTestState *qts, const char *member, const char *fmt, 
     va_list ap;
 
     va_start(ap, fmt);
-    rsp = qtest_vqmp(qts, fmt, ap);
+    rsp = tdx_vqmp_ok(qts, fmt, ap);
     va_end(ap);
-    if (!qdict_haskey(rsp, "return")) {
-        g_test_message("QMP error: %s",
-                       qdict_get_try_str(qdict_get_qdict(rsp, "error"), "desc"));
-    }
-    g_assert(qdict_haskey(rsp, "return"));
     v = qdict_get_int(qdict_get_qdict(rsp, "return"), member);
     qobject_unref(rsp);
     return v;

@@ -34,6 +34,7 @@
 #include "qobject/qstring.h"
 #include "qobject/qjson.h"
 #include "qapi/error.h"
+#include "tdx-emu/tdx-emu-qtest.h"
 
 /* Per boot. Generous: L1 boots and runs a TD job in 5-10 s under TCG. */
 #define L1_TIMEOUT_S 150
@@ -209,19 +210,9 @@ static QDict *qmp_ok(QTestState *qts, const char *fmt, ...)
     QDict *rsp;
 
     va_start(ap, fmt);
-    rsp = qtest_vqmp(qts, fmt, ap);
+    rsp = tdx_vqmp_ok(qts, fmt, ap);
     va_end(ap);
-    if (!qdict_haskey(rsp, "return")) {
-        g_test_message("QMP error: %s",
-                       qdict_get_try_str(qdict_get_qdict(rsp, "error"), "desc"));
-    }
-    g_assert(qdict_haskey(rsp, "return"));
     return rsp;
-}
-
-static uint64_t get_u64(QDict *d, const char *key)
-{
-    return qnum_get_uint(qobject_to(QNum, qdict_get(d, key)));
 }
 
 /* Arm a rule given as a JSON object without "id" ("{ 'leaf': ... }"). */

@@ -52,6 +52,21 @@ static inline uint64_t tdx_doorbell(QTestState *qts, unsigned lp, uint64_t rax,
     return status;
 }
 
+/* A QMP command that must succeed: the whole response (caller unrefs). */
+static inline QDict *tdx_vqmp_ok(QTestState *qts, const char *fmt, va_list ap)
+    G_GNUC_PRINTF(2, 0);
+static inline QDict *tdx_vqmp_ok(QTestState *qts, const char *fmt, va_list ap)
+{
+    QDict *rsp = qtest_vqmp(qts, fmt, ap);
+
+    if (!qdict_haskey(rsp, "return")) {
+        g_test_message("QMP error: %s",
+                       qdict_get_try_str(qdict_get_qdict(rsp, "error"), "desc"));
+    }
+    g_assert(qdict_haskey(rsp, "return"));
+    return rsp;
+}
+
 #define EXPECT_STATUS(got, want) do {                                       \
     uint64_t g_ = (got), w_ = (want);                                       \
     if (g_ != w_) {                                                         \
