@@ -69,6 +69,8 @@ static enum tdx_path_id path_of(const struct tdx_path_event *ev)
         return tdx_status_class(ev->status) == TDX_OPERAND_BUSY &&
                (op == TDX_OPERAND_ID_SEPT || op == TDX_OPERAND_ID_TD_EPOCH) ?
                TDX_PATH_V1 : TDX_PATH_OTHER;
+    case TDX_PATH_EV_VP_EXIT:
+        return TDX_PATH_OTHER;      /* an exit is never busy */
     case TDX_PATH_EV_SEAMCALL:
         break;
     }

@@ -7,9 +7,8 @@
 
 #include "td.h"
 
-/* TD VMCS encodings KVM writes with TDH.VP.WR (tdx_td_vcpu_init). */
-#define VMCS_POSTED_INTR_NV         0x0002
-#define VMCS_POSTED_INTR_DESC_ADDR  0x2016
+/* TD VMCS encodings KVM writes with TDH.VP.WR (tdx_td_vcpu_init); the
+ * posted-interrupt ones are in td-apic.h. */
 #define VMCS_PIN_BASED_CTLS         0x4000
 #define PIN_BASED_POSTED_INTR       (1ULL << 7)
 

@@ -31,6 +31,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* TD VMCS encodings of KVM's posted-interrupt set-up (TDH.VP.WR). */
+#define VMCS_POSTED_INTR_NV         0x0002
+#define VMCS_POSTED_INTR_DESC_ADDR  0x2016
+
 struct tdx_module;
 struct tdx_vcpu;
 

@@ -6,12 +6,20 @@
  * reach deep into TD and S-EPT state. Whatever happens, no crash, no
  * sanitizer report, and the invariants hold at the end.
  *
+ * Inside a VP.ENTER run the TD's own input is fuzzed too: any guest leaf
+ * (TDCALL registers from the record), an intercepted instruction's #VE
+ * decision, x2APIC MSR accesses against the virtual APIC, and posted-
+ * interrupt processing of whatever descriptor address L1 wrote.
+ *
  * Record (16 bytes): [0] LP  [1] leaf  [2..5] operand selectors for
- * RCX, RDX, R8, R9  [6] flags  [7] spare  [8..15] raw 64-bit value.
+ * RCX, RDX, R8, R9  [6] flags  [7] guest leaf (bits 3:0) and TD-side
+ * event (bits 5:4)  [8..15] raw 64-bit value.
  */
 #include <stdlib.h>
 
 #include "sept-harness.h"
+#include "td-apic.h"
+#include "td-ve.h"
 
 #define FUZZ_LPS   4
 #define MAX_OPS    96
@@ -116,16 +124,53 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (tdx_vp_enter(p->m, lp, &enter, &run)) {
                 static const uint64_t gleaves[] = {
                     TDG_VP_VMCALL, TDG_MEM_PAGE_ACCEPT, TDG_VP_INFO, 0xFFFF,
+                    TDG_MR_RTMR_EXTEND, TDG_VP_VEINFO_GET, TDG_MR_REPORT,
+                    TDG_VM_RD, TDG_VM_WR, TDG_VP_RD, TDG_VP_WR,
+                    TDG_VM_RD | 1ULL << 16, 5, 0x10000FFULL, 1ULL << 24,
                 };
+                static const uint32_t ve_reasons[] = { 10, 12, 30, 31, 32, 48, 0 };
                 struct tdx_td_exit x = { .reason = rec[6] & 2 ? 48 : 1, .gpa = r.rdx };
-                struct tdx_regs g = { .rax = gleaves[(rec[6] >> 2) & 3], .rcx = r.r8,
-                                      .r10 = r.r9 };
-                uint64_t hpa;
+                struct tdx_regs g = { .rax = gleaves[rec[7] % (sizeof(gleaves) / 8)],
+                                      .rcx = r.r8, .rdx = r.rdx, .r8 = r.r9,
+                                      .r9 = raw, .r10 = r.r9 };
+                uint64_t hpa, val = raw;
 
                 tdx_td_translate_private(&run, r.rdx & ((1ULL << (run.gpa_width - 1)) - 1),
                                          rec[5] & 7, &hpa, &x);
                 if (tdx_td_tdcall(p->m, &run, &g, &x) != TDX_TD_TDCALL_DONE) {
                     run.state->gpr[1] = g.rcx;
+                }
+                switch ((rec[7] >> 4) & 3) {
+                case 1: {
+                    struct tdx_ve_event ev = {
+                        .exit_reason = ve_reasons[rec[6] % (sizeof(ve_reasons) / 4)],
+                        .qualification = raw, .instr_len = rec[5] & 0xF,
+                        .cpl = rec[4] & 3, .leaf = (uint32_t)raw,
+                        .subleaf = (uint32_t)(raw >> 32), .msr = (uint32_t)(raw >> 16),
+                    };
+
+                    if (ev.exit_reason == 0) {
+                        ev.exit_reason = (uint32_t)raw;
+                    }
+                    tdx_td_ve(p->m, run.vcpu, &ev);
+                    break;
+                }
+                case 2:
+                    if (rec[6] & 1) {
+                        tdx_td_apic_wrmsr(p->m, &run, 0x800 + rec[4], raw);
+                    } else {
+                        tdx_td_apic_rdmsr(&run, 0x800 + rec[4], &val);
+                    }
+                    break;
+                case 3: {
+                    uint8_t vec;
+
+                    tdx_td_pi_process(p->m, &run);
+                    if (tdx_td_virq_pending(&run, &vec)) {
+                        tdx_td_virq_ack(p->m, &run);
+                    }
+                    break;
+                }
                 }
                 if (!tdx_core_check_invariants(p->m, err, sizeof(err))) {
                     fprintf(stderr, "invariant broken inside the TD: %s\n", err);
