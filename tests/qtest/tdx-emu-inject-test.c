@@ -437,6 +437,66 @@ static void test_every(void)
 }
 
 /*
+ * The HMP commands: a rule in inject= syntax with spare-retries (the
+ * retry of the busy RDMD is left alone: busy on calls 2 and 5, not 3),
+ * listed by info tdx and QMP, removed; a PAMT hold on the RDMD page makes
+ * RDMD busy until released; stats reset; errors are reported.
+ */
+static void test_hmp(void)
+{
+    QTestState *qts = qtest_init(ARGS "-object tdx-emu,id=tdx0");
+    static const bool want[6] = { false, true, false, false, true, false };
+    g_autofree char *add = NULL, *info = NULL, *hold = NULL, *bad = NULL;
+    QDict *rsp, *r;
+    QList *rules;
+
+    bring_up(qts, false);
+    add = qtest_hmp(qts, "tdx_inject_add tdx0 leaf=TDH.PHYMEM.PAGE.RDMD:operand=1"
+                    ":every=2:spare-retries=on");
+    g_assert_cmpstr(add, ==, "rule 0\r\n");
+    for (int call = 0; call < 6; call++) {
+        bool busy = rdmd_busy(qts);
+
+        if (busy != want[call]) {
+            g_test_message("RDMD call %d: expected %s, got %s", call + 1,
+                           want[call] ? "busy" : "success", busy ? "busy" : "success");
+        }
+        g_assert_cmpint(busy, ==, want[call]);
+    }
+    rules = qobject_to(QList, qmp_ok(qts, &rsp, "{ 'execute': 'query-tdx-emu-inject', "
+                                     "'arguments': { 'id': 'tdx0' } }"));
+    r = qobject_to(QDict, qlist_peek(rules));
+    g_assert(qdict_get_bool(r, "spare-retries"));
+    g_assert_cmpint(qdict_get_int(r, "matches"), ==, 4);   /* 2 retries spared */
+    qobject_unref(rsp);
+    info = qtest_hmp(qts, "info tdx");
+    g_assert(strstr(info, "every 2") && strstr(info, "spare-retries"));
+    g_free(qtest_hmp(qts, "tdx_inject_del tdx0 0"));
+    g_assert(!rdmd_busy(qts) && !rdmd_busy(qts));
+
+    hold = qtest_hmp(qts, "tdx_lock_hold tdx0 lock=pamt,key=0x%llx,mode=exclusive",
+                     (unsigned long long)RDMD_PAGE);
+    g_assert_cmpstr(hold, ==, "hold 0\r\n");
+    g_assert(rdmd_busy(qts));           /* natural: the page's PAMT entry */
+    g_free(qtest_hmp(qts, "tdx_lock_release tdx0 0"));
+    g_assert(!rdmd_busy(qts));
+
+    g_assert_cmpuint(busy_count(qts, TDH_PHYMEM_PAGE_RDMD, OP_RCX, NULL), >, 0);
+    g_free(qtest_hmp(qts, "tdx_stats_reset tdx0"));
+    g_assert_cmpuint(busy_count(qts, TDH_PHYMEM_PAGE_RDMD, OP_RCX, NULL), ==, 0);
+
+    bad = qtest_hmp(qts, "tdx_inject_add tdx0 leaf=TDH.MEM.AUG:every=2");
+    if (!strstr(bad, "did you mean TDH.MEM.PAGE.AUG")) {
+        g_test_message("HMP error for a misspelt leaf: %s", bad);
+    }
+    g_assert(strstr(bad, "did you mean TDH.MEM.PAGE.AUG"));
+    g_free(bad);
+    bad = qtest_hmp(qts, "tdx_lock_release tdx0 7");
+    g_assert(strstr(bad, "has no lock hold 7"));
+    qtest_quit(qts);
+}
+
+/*
  * 48 RDMD decisions of a probability-0.5 rule under `seed`, as the calls
  * saw them; *digest: the rule's decision-digest. Checks that the rule's
  * fired-at list names exactly the calls that saw the busy.
@@ -687,5 +747,6 @@ int main(int argc, char **argv)
     qtest_add_func("/tdx-emu/inject/probability-seed", test_probability_seed);
     qtest_add_func("/tdx-emu/inject/command-line", test_command_line);
     qtest_add_func("/tdx-emu/inject/bad-input", test_bad_input);
+    qtest_add_func("/tdx-emu/inject/hmp", test_hmp);
     return g_test_run();
 }

@@ -16,7 +16,7 @@
 #include "tdx-emu.h"
 #include "tdx-emu-inject.h"
 
-static TdxEmuState *tdx_emu_find(const char *id, Error **errp)
+TdxEmuState *tdx_emu_find(const char *id, Error **errp)
 {
     Object *obj = object_resolve_path_component(object_get_objects_root(), id);
     TdxEmuState *s;

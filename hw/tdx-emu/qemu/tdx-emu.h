@@ -57,4 +57,7 @@ bool tdx_emu_reserve_seam_range(TdxEmuState *s, unsigned pa_bits,
 /* Called by the monitor ("info tdx"). */
 void tdx_emu_print_info(TdxEmuState *s, GString *out);
 
+/* The tdx-emu object `id` with its module, for the monitor commands. */
+TdxEmuState *tdx_emu_find(const char *id, Error **errp);
+
 #endif
