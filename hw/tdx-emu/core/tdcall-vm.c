@@ -145,6 +145,26 @@ static bool merge(uint64_t old, uint64_t val, uint64_t req, uint64_t wr,
     return true;
 }
 
+/*
+ * The checks both RD/WR families share, on a field whose current value
+ * is `cur`: readable for a read; for a write, requested bits writable and
+ * the merged value (*next) valid.
+ */
+static uint64_t gfield_access(const struct gfield *f, bool write, uint64_t cur,
+                              uint64_t val, uint64_t req, uint64_t *next)
+{
+    if (!write) {
+        return f->rd ? TDX_SUCCESS : TDX_METADATA_FIELD_NOT_READABLE;
+    }
+    if (!(f->wr & req)) {
+        return TDX_METADATA_FIELD_NOT_WRITABLE;
+    }
+    if (!merge(cur, val, req, f->wr, next)) {
+        return TDX_METADATA_FIELD_VALUE_NOT_VALID;
+    }
+    return TDX_SUCCESS;
+}
+
 static uint64_t vm_rd_wr(struct tdx_call *c, struct tdx_regs *r, bool write)
 {
     struct tdx_td *td = c->vcpu->td;
@@ -152,7 +172,7 @@ static uint64_t vm_rd_wr(struct tdx_call *c, struct tdx_regs *r, bool write)
     const uint64_t val = r->r8, req = r->r9;
     const struct gfield *f;
     unsigned elem;
-    uint64_t st, old, next;
+    uint64_t st, old, next = 0;
 
     if (!write && c->version > 0) {
         r->rdx = ~0ULL;         /* next field ID: not enumerated */
@@ -166,26 +186,17 @@ static uint64_t vm_rd_wr(struct tdx_call *c, struct tdx_regs *r, bool write)
     if (st != TDX_SUCCESS) {
         return st;
     }
-    if (!write) {
-        if (!f->rd) {
-            return TDX_METADATA_FIELD_NOT_READABLE;
-        }
-        r->r8 = td_gfield_get(td, f, elem) & f->rd;
-        return TDX_SUCCESS;
-    }
-    if (!(f->wr & req)) {
-        return TDX_METADATA_FIELD_NOT_WRITABLE;
-    }
     old = td_gfield_get(td, f, elem);
-    if (!merge(old, val, req, f->wr, &next)) {
-        return TDX_METADATA_FIELD_VALUE_NOT_VALID;
+    st = gfield_access(f, write, old, val, req, &next);
+    if (st != TDX_SUCCESS) {
+        return st;
     }
 
     /* Cannot fail from here. Other vCPUs may write too: plain stores of
      * the merged value, as the module's TDCS field (last writer wins). */
-    if (f->slot == G_TD_CTLS) {
+    if (write && f->slot == G_TD_CTLS) {
         atomic_store(&td->td_ctls, next);
-    } else if (f->slot == G_NOTIFY_ENABLES) {
+    } else if (write && f->slot == G_NOTIFY_ENABLES) {
         atomic_store(&td->notify_enables, next);
     }
     r->r8 = old & f->rd;
@@ -198,7 +209,7 @@ static uint64_t vp_rd_wr(struct tdx_call *c, struct tdx_regs *r, bool write)
     const uint64_t field = r->rdx, val = r->r8, req = r->r9;
     const struct gfield *f;
     unsigned elem;
-    uint64_t st, old, next;
+    uint64_t st, old, next = 0;
 
     r->r8 = 0;
     st = gfield_lookup(vp_gfields, sizeof(vp_gfields) / sizeof(vp_gfields[0]),
@@ -206,25 +217,16 @@ static uint64_t vp_rd_wr(struct tdx_call *c, struct tdx_regs *r, bool write)
     if (st != TDX_SUCCESS) {
         return st;
     }
-    if (!write) {
-        if (!f->rd) {
-            return TDX_METADATA_FIELD_NOT_READABLE;
-        }
-        r->r8 = vp_gfield_get(v, f) & f->rd;
-        return TDX_SUCCESS;
-    }
-    if (!(f->wr & req)) {
-        return TDX_METADATA_FIELD_NOT_WRITABLE;
-    }
     old = vp_gfield_get(v, f);
-    if (!merge(old, val, req, f->wr, &next)) {
-        return TDX_METADATA_FIELD_VALUE_NOT_VALID;
+    st = gfield_access(f, write, old, val, req, &next);
+    if (st != TDX_SUCCESS) {
+        return st;
     }
 
     /* Cannot fail from here. The vCPU is running on this LP: its own. */
-    if (f->slot == G_CPUID_SUPERVISOR_VE) {
+    if (write && f->slot == G_CPUID_SUPERVISOR_VE) {
         v->cpuid_supervisor_ve = (uint8_t)next;
-    } else if (f->slot == G_CPUID_USER_VE) {
+    } else if (write && f->slot == G_CPUID_USER_VE) {
         v->cpuid_user_ve = (uint8_t)next;
     }
     r->r8 = old & f->rd;
