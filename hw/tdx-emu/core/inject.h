@@ -129,14 +129,15 @@ struct tdx_inject {
 
 #define TDX_STATS_OPERANDS 256
 
+/* Per leaf slot (tdx-leaves.h): host leaves, then guest leaves. */
 struct tdx_stats {
-    _Atomic uint64_t calls[TDX_MAX_LEAF];
-    _Atomic uint64_t success[TDX_MAX_LEAF];
-    _Atomic uint64_t errors[TDX_MAX_LEAF];            /* other than busy */
+    _Atomic uint64_t calls[TDX_NUM_LEAF_SLOTS];
+    _Atomic uint64_t success[TDX_NUM_LEAF_SLOTS];
+    _Atomic uint64_t errors[TDX_NUM_LEAF_SLOTS];      /* other than busy */
     /* busy and busy-host-priority by operand ID; TDX_SYS_BUSY (no operand)
      * under TDX_OPERAND_ID_SYS */
-    _Atomic uint64_t busy[TDX_MAX_LEAF][TDX_STATS_OPERANDS];
-    _Atomic uint64_t injected[TDX_MAX_LEAF];
+    _Atomic uint64_t busy[TDX_NUM_LEAF_SLOTS][TDX_STATS_OPERANDS];
+    _Atomic uint64_t injected[TDX_NUM_LEAF_SLOTS];
     /* Zero-step mitigation (vp-enter.c): VP.ENTERs that took the S-EPT
      * tree exclusively and went in, and those it turned into a synthetic
      * EPT-violation exit. */

@@ -96,7 +96,7 @@ static uint64_t leaf_entry(uint64_t hpa, int level, enum tdx_sept_state st)
                  TDX_SEPTE_SVE | ((uint64_t)st << TDX_SEPTE_STATE_SHIFT);
 
     if (st == TDX_SEPT_MAPPED) {
-        e |= TDX_SEPTE_RWX;
+        e |= TDX_ACCESS_RWX;
     }
     if (level > 0) {
         e |= TDX_SEPTE_PS;
@@ -109,15 +109,15 @@ static uint64_t nonleaf_entry(uint64_t hpa, enum tdx_sept_state st)
     uint64_t e = (hpa & TDX_SEPTE_HPA_MASK) | TDX_SEPTE_SVE |
                  ((uint64_t)st << TDX_SEPTE_STATE_SHIFT);
 
-    return st == TDX_SEPT_NL_MAPPED ? e | TDX_SEPTE_RWX : e;
+    return st == TDX_SEPT_NL_MAPPED ? e | TDX_ACCESS_RWX : e;
 }
 
 static uint64_t with_state(uint64_t e, enum tdx_sept_state st)
 {
-    e &= ~(TDX_SEPTE_STATE_MASK | TDX_SEPTE_RWX);
+    e &= ~(TDX_SEPTE_STATE_MASK | TDX_ACCESS_RWX);
     e |= (uint64_t)st << TDX_SEPTE_STATE_SHIFT;
     if (st == TDX_SEPT_MAPPED || st == TDX_SEPT_NL_MAPPED) {
-        e |= TDX_SEPTE_RWX;
+        e |= TDX_ACCESS_RWX;
     }
     return e;
 }
@@ -718,14 +718,10 @@ uint64_t tdx_leaf_mem_sept_remove(struct tdx_call *c, struct tdx_regs *r)
  * anyone -> BUSY; free but a host is waiting (host priority) -> back off
  * with BUSY_HOST_PRIORITY, leaving the flag for the host to clear.
  */
-uint64_t tdx_sept_guest_accept(struct tdx_module *m, struct tdx_td *td,
-                               unsigned lp, uint64_t rcx,
-                               struct tdx_accept_result *out)
+uint64_t tdx_sept_accept(struct tdx_call *c, struct tdx_td *td, uint64_t rcx,
+                         struct tdx_accept_result *out)
 {
-    struct tdx_call c = {
-        .m = m, .lp = lp, .leaf = TDG_MEM_PAGE_ACCEPT, .host = false,
-        .tdr_pa = td->tdr_pa, .gpa = rcx & ~0xFFFULL,
-    };
+    struct tdx_module *m = c->m;
     struct tdx_sept_td *s = __atomic_load_n(&td->sept, __ATOMIC_ACQUIRE);
     const uint64_t gpa = rcx & ~0xFFFULL;
     const int level = (int)(rcx & 7);
@@ -737,6 +733,8 @@ uint64_t tdx_sept_guest_accept(struct tdx_module *m, struct tdx_td *td,
 
     memset(out, 0, sizeof(*out));
     out->req_level = level;
+    c->tdr_pa = td->tdr_pa;
+    c->gpa = gpa;
     if (!page_info_ok(rcx, 0, 1) || !s || !tdx_sept_gpa_private_ok(m, s, gpa)) {
         return TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX;
     }
@@ -748,24 +746,20 @@ uint64_t tdx_sept_guest_accept(struct tdx_module *m, struct tdx_td *td,
         }
         goto exit_to_host;
     }
-    st = tdx_call_lock(&c, &t->lock[idx], TDX_LOCK_HP_SHAREX, TDX_LOCK_EXCLUSIVE,
+    st = tdx_call_lock(c, &t->lock[idx], TDX_LOCK_HP_SHAREX, TDX_LOCK_EXCLUSIVE,
                        TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX);
     if (st != TDX_SUCCESS) {
-        out->injected = c.injected;
         return st;
     }
     e = tdx_sept_table_entry(t, idx);
     now = tdx_septe_state(e);
     if (now == TDX_SEPT_NL_MAPPED || now == TDX_SEPT_NL_BLOCKED) {
-        tdx_call_unlock_all(&c);
         return TDX_PAGE_SIZE_MISMATCH | (uint64_t)level;
     }
     if (now == TDX_SEPT_MAPPED) {
-        tdx_call_unlock_all(&c);
         return TDX_PAGE_ALREADY_ACCEPTED | (uint64_t)level;
     }
     if (now != TDX_SEPT_PENDING) {
-        tdx_call_unlock_all(&c);
         goto exit_to_host;
     }
     hpa = e & TDX_SEPTE_HPA_MASK & ~(tdx_sept_level_size(level) - 1);
@@ -773,14 +767,12 @@ uint64_t tdx_sept_guest_accept(struct tdx_module *m, struct tdx_td *td,
      * produced here, would be zeroed in 4K steps with interruption
      * points; one step is enough for a 4K page.) */
     if (tdx_mem_zero(m, hpa, tdx_sept_level_size(level))) {
-        tdx_call_unlock_all(&c);
         goto exit_to_host;
     }
 
     /* Cannot fail from here. */
     atomic_store_explicit(&t->e[idx], with_state(e, TDX_SEPT_MAPPED),
                           memory_order_release);
-    tdx_call_unlock_all(&c);
     return TDX_SUCCESS;
 
 exit_to_host:
@@ -788,4 +780,33 @@ exit_to_host:
     out->reached_level = reached;
     tdx_sept_ext_info(e, reached, &out->ext_rcx, &out->ext_rdx);
     return TDX_SUCCESS;
+}
+
+/*
+ * TDG.MEM.PAGE.ACCEPT (6), the guest leaf: a page the host has not added
+ * yet (or a size it must split) is no status for the guest but an
+ * EPT-violation TD exit of the ACCEPT type; the TDCALL runs again after
+ * re-entry.
+ */
+uint64_t tdx_tdg_mem_page_accept(struct tdx_call *c, struct tdx_regs *r)
+{
+    struct tdx_accept_result res;
+    const uint64_t gpa = r->rcx & ~0xFFFULL;
+    uint64_t st = tdx_sept_accept(c, c->vcpu->td, r->rcx, &res);
+
+    if (res.exit_to_host) {
+        *c->exit = (struct tdx_td_exit) {
+            .reason = TDX_EXIT_REASON_EPT_VIOLATION,
+            .qualification = TDX_ACCESS_WRITE | TDX_EPT_QUAL_GPA_VALID |
+                             TDX_EPT_QUAL_TRANSLATED,
+            .ext_qualification = TDX_EXT_QUAL_ACCEPT |
+                                 ((uint64_t)res.req_level << 4),
+            .gpa = gpa,
+        };
+        c->outcome = TDX_TDCALL_EXIT_RETRY;
+        return TDX_SUCCESS;
+    }
+    r->rcx = res.ext_rcx;
+    r->rdx = res.ext_rdx;
+    return st;
 }

@@ -242,30 +242,6 @@ static bool pa_range_ok(const struct tdx_module *m, uint64_t base, uint64_t len)
     return len && base < limit && len <= limit - base;
 }
 
-/*
- * [base, end) lies inside convertible memory. CMRs that touch count as one
- * range, as in the module (Linux may place a TDMR's memory across them).
- */
-bool tdx_range_in_cmrs(const struct tdx_module *m, uint64_t base, uint64_t end)
-{
-    uint64_t run_start = 0, run_end = 0;
-
-    for (unsigned i = 0; i < m->desc.num_cmrs; i++) {
-        const struct tdx_mem_range *cmr = &m->desc.cmrs[i];
-        uint64_t start = cmr->base;
-
-        if (i && start == run_end) {
-            start = run_start;
-        }
-        if (base >= start && end <= cmr->base + cmr->size) {
-            return true;
-        }
-        run_start = start;
-        run_end = cmr->base + cmr->size;
-    }
-    return false;
-}
-
 static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
     return alen && blen && a < b + blen && b < a + alen;

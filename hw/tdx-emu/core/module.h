@@ -152,12 +152,22 @@ struct tdx_call {
     unsigned leaf;
     unsigned version;
     bool host;                  /* SEAMCALL (true) or TDCALL */
+    bool loader;                /* P-SEAMLDR call (RAX bit 63) */
     bool injected;              /* the returned status came from a rule */
     bool retry;                 /* same leaf and RCX/RDX as this LP's last
                                    call, which returned a busy status */
+    uint64_t rcx_in, rdx_in;    /* as the call came in */
+    uint64_t t0;                /* clock at entry (only with a trace sink) */
     uint64_t tdr_pa;            /* TD the call is about, for rule filters */
     uint64_t gpa;               /* GPA the call is about, or ~0 */
     struct tdx_vcpu *vcpu;      /* TDCALL: the calling vCPU; else NULL */
+    /* TDH.VP.ENTER: the run record to fill; TDCALL: the running vCPU's. */
+    struct tdx_td_run *run;
+    /* TDCALL: the TD exit a leaf asks for (with outcome EXIT*). */
+    struct tdx_td_exit *exit;
+    /* enum tdx_seamcall_result (host) / tdx_tdcall_result (guest); zero
+     * is DONE for both. */
+    int outcome;
     /* TDH.MR.FINALIZE that succeeded: the MRTD, copied for the trace. */
     bool has_mrtd;
     uint8_t mrtd[48];
@@ -179,16 +189,29 @@ uint64_t tdx_call_lock(struct tdx_call *c, struct tdx_lock *lock,
                        uint64_t busy_status);
 /* Release everything the call holds, newest first. */
 void tdx_call_unlock_all(struct tdx_call *c);
+/* Prologue of every call: fields from the registers, retry detection,
+ * expired lock holds dropped. */
+void tdx_call_begin(struct tdx_call *c, struct tdx_module *m, unsigned lp,
+                    const struct tdx_regs *regs, bool host);
+/* Epilogue of every call: unwind, guest status rewrite, busy-path
+ * recognition, then tdx_call_complete() unless a TDH.VP.ENTER entered the
+ * TD. Returns the status the caller sees. */
+uint64_t tdx_call_end(struct tdx_call *c, uint64_t status);
+/* The call's completion: statistics, this LP's last-busy record, trace.
+ * `exit`: the TD exit that completes a TDH.VP.ENTER, else NULL. */
+void tdx_call_complete(struct tdx_call *c, uint64_t status,
+                       const struct tdx_td_exit *exit);
 
 /* PAMT entry of a 4K-aligned PA inside RAM, or NULL. */
 struct tdx_pamt_entry *tdx_pamt_lookup(struct tdx_module *m, uint64_t pa);
 /* True when pa lies in a configured TDMR and outside its reserved areas. */
 bool tdx_pa_in_tdmr(struct tdx_module *m, uint64_t pa);
-/* Leaf-name comparison of tdx_host_leaf_by_name(): case-blind, '_' = '.'. */
-bool tdx_leaf_name_equal(const char *want, const char *name);
+/* Module object of a page of type `type` (PAMT obj), or NULL. */
+void *tdx_pamt_obj(struct tdx_module *m, uint64_t pa, unsigned type);
 /* [base, end) lies in convertible memory (touching CMRs count as one). */
 bool tdx_range_in_cmrs(const struct tdx_module *m, uint64_t base, uint64_t end);
-/* Per-leaf statistics of one call (calls, ok/error/busy, injected). */
+/* Per-leaf statistics of one call (calls, ok/error/busy, injected), by
+ * leaf slot (tdx-leaves.h). */
 void tdx_account_call(struct tdx_module *m, unsigned leaf, uint64_t status,
                       bool injected);
 /* A P-SEAMLDR leaf (RAX bit 63): status for RAX. leaf-seamldr.c */
@@ -209,18 +232,12 @@ int tdx_mem_zero(struct tdx_module *m, uint64_t pa, size_t len);
 /* Leaf handler: validates, locks, commits; returns the status. */
 typedef uint64_t (*tdx_leaf_fn)(struct tdx_call *c, struct tdx_regs *regs);
 
+/* A row of the dispatcher's tables (dispatch.c); the name is in
+ * leaf-names.c. Guest leaves find their vCPU in c->vcpu. */
 struct tdx_leaf_desc {
-    const char *name;
-    tdx_leaf_fn fn;
-    uint8_t max_version;
-    bool before_ready;          /* allowed before the module is SYS_READY */
-};
-
-/* Guest (TDCALL) leaves: same shape; the vCPU is c->vcpu (tdcall.c). */
-struct tdx_guest_leaf_desc {
-    const char *name;
     tdx_leaf_fn fn;             /* NULL: not implemented (OPERAND_INVALID) */
     uint8_t max_version;
+    bool before_ready;          /* host: allowed before SYS_READY */
 };
 
 /* Handlers, one family per file. */
@@ -257,7 +274,14 @@ uint64_t tdx_leaf_phymem_page_reclaim(struct tdx_call *c, struct tdx_regs *r);
 uint64_t tdx_leaf_phymem_page_rdmd(struct tdx_call *c, struct tdx_regs *r);
 uint64_t tdx_leaf_phymem_page_wbinvd(struct tdx_call *c, struct tdx_regs *r);
 uint64_t tdx_leaf_phymem_cache_wb(struct tdx_call *c, struct tdx_regs *r);
-/* Guest leaves (TDCALL): measurement (tdcall-mr.c), metadata (tdcall-vm.c). */
+/* TD entry and exit (vp-enter.c). */
+uint64_t tdx_leaf_vp_enter(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_tdg_vp_vmcall(struct tdx_call *c, struct tdx_regs *r);
+/* Guest leaves (TDCALL): measurement (tdcall-mr.c), metadata and VP.INFO
+ * (tdcall-vm.c), VEINFO.GET (td-ve.c), ACCEPT (leaf-mem.c). */
+uint64_t tdx_tdg_vp_info(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_tdg_vp_veinfo_get(struct tdx_call *c, struct tdx_regs *r);
+uint64_t tdx_tdg_mem_page_accept(struct tdx_call *c, struct tdx_regs *r);
 uint64_t tdx_tdg_mr_rtmr_extend(struct tdx_call *c, struct tdx_regs *r);
 uint64_t tdx_tdg_mr_report(struct tdx_call *c, struct tdx_regs *r);
 uint64_t tdx_tdg_vm_rd(struct tdx_call *c, struct tdx_regs *r);

@@ -42,9 +42,9 @@ void tdx_sept_ext_info(uint64_t e, int level, uint64_t *rcx, uint64_t *rdx)
     if (s == TDX_SEPT_FREE) {
         arch = TDX_SEPTE_SVE;
     } else if (s == TDX_SEPT_NL_MAPPED || s == TDX_SEPT_NL_BLOCKED) {
-        arch = e & (TDX_SEPTE_RWX | TDX_SEPTE_PS);
+        arch = e & (TDX_ACCESS_RWX | TDX_SEPTE_PS);
     } else {
-        arch = e & (TDX_SEPTE_RWX | TDX_SEPTE_MT_MASK | TDX_SEPTE_IPAT |
+        arch = e & (TDX_ACCESS_RWX | TDX_SEPTE_MT_MASK | TDX_SEPTE_IPAT |
                     TDX_SEPTE_PS | TDX_SEPTE_HPA_MASK | TDX_SEPTE_SVE);
     }
     *rcx = arch;
@@ -269,7 +269,7 @@ enum tdx_sept_xlate tdx_sept_translate(struct tdx_td *td, uint64_t gpa,
     if (level) {
         *level = reached;
     }
-    access &= TDX_SEPTE_RWX;
+    access &= TDX_ACCESS_RWX;
     if (!tdx_septe_present(e) || (e & access) != access ||
         !tdx_septe_is_leaf(e, reached)) {
         return TDX_XLATE_VIOLATION;
@@ -287,7 +287,7 @@ enum tdx_sept_fault tdx_sept_classify_fault(struct tdx_td *td, uint64_t gpa)
     uint64_t hpa, e;
     int lvl, reached;
 
-    if (tdx_sept_translate(td, gpa, TDX_SEPTE_R, &hpa, &lvl, &e, &reached) ==
+    if (tdx_sept_translate(td, gpa, TDX_ACCESS_READ, &hpa, &lvl, &e, &reached) ==
         TDX_XLATE_OK) {
         return TDX_FAULT_EXIT;  /* a write/exec violation can't happen: RWX */
     }
@@ -316,13 +316,6 @@ bool tdx_sept_tlb_tracked(struct tdx_td *td, uint64_t bepoch)
 
 /* ---- Module hooks ---------------------------------------------------------- */
 
-static struct tdx_td *td_of(struct tdx_module *m, uint64_t tdr_pa)
-{
-    struct tdx_pamt_entry *e = tdx_pamt_lookup(m, tdr_pa);
-
-    return e && e->type == TDX_PT_TDR ? e->obj : NULL;
-}
-
 /*
  * Lock-hold rule "SEPT entry of a GPA": the entry where a walk for that GPA
  * ends, i.e. the 4K entry when the page table exists, else the deepest
@@ -332,7 +325,7 @@ static struct tdx_td *td_of(struct tdx_module *m, uint64_t tdr_pa)
 static struct tdx_lock *resolve_sept_entry(struct tdx_module *m, uint64_t key,
                                            uint64_t gpa, enum tdx_lock_kind *kind)
 {
-    struct tdx_td *td = td_of(m, key);
+    struct tdx_td *td = tdx_td_of(m, key);
     struct tdx_sept_td *s;
     struct tdx_sept_table *t;
     unsigned idx;

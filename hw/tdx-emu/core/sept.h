@@ -33,8 +33,8 @@
  * that the entry lock is an ordinary named lock for injection and holds.
  * A walker never needs them.
  *
- * Walking (CPU side): start at tdx_vp_enter_out.sept_root (level
- * sept_root_level), index with tdx_sept_index(gpa, level), read the entry
+ * Walking: start at the TD's root (tdx_sept_of(td)->root, level
+ * root_level), index with tdx_sept_index(gpa, level), read the entry
  * with tdx_sept_table_entry() (an acquire load). present = (e & RWX) == RWX;
  * leaf = level 0 or PS; otherwise continue in tdx_sept_table_child(t, i).
  * A non-present entry is an EPT violation; ask tdx_sept_classify_fault()
@@ -62,11 +62,9 @@
 #include <stdint.h>
 
 #include "locks.h"
+#include "tdx-vmx.h"
 
-#define TDX_SEPTE_R            (1ULL << 0)
-#define TDX_SEPTE_W            (1ULL << 1)
-#define TDX_SEPTE_X            (1ULL << 2)
-#define TDX_SEPTE_RWX          (TDX_SEPTE_R | TDX_SEPTE_W | TDX_SEPTE_X)
+/* Permission bits R/W/X: TDX_ACCESS_* of tdx-vmx.h. */
 #define TDX_SEPTE_MT_MASK      (7ULL << 3)
 #define TDX_SEPTE_MT_WB        (6ULL << 3)
 #define TDX_SEPTE_IPAT         (1ULL << 6)
@@ -139,7 +137,7 @@ static inline enum tdx_sept_state tdx_septe_state(uint64_t e)
 
 static inline bool tdx_septe_present(uint64_t e)
 {
-    return (e & TDX_SEPTE_RWX) == TDX_SEPTE_RWX;
+    return (e & TDX_ACCESS_RWX) == TDX_ACCESS_RWX;
 }
 
 static inline bool tdx_septe_is_leaf(uint64_t e, int level)
@@ -185,7 +183,7 @@ enum tdx_sept_xlate {
 };
 
 /*
- * Translate a private GPA of a TD for `access` (TDX_SEPTE_R/W/X bits).
+ * Translate a private GPA of a TD for `access` (TDX_ACCESS_READ/W/X bits).
  * Lock-free; valid for an LP inside the TD (see "Lifetime"). On success
  * *hpa is the host PA of gpa, *leaf_level the mapping's level. *entry gets
  * the entry where the walk ended, *level its level (both may be NULL).
@@ -265,105 +263,19 @@ struct tdx_accept_result {
     bool exit_to_host;
     int req_level, reached_level;
     uint64_t ext_rcx, ext_rdx;
-    bool injected;          /* the status came from an injection rule */
 };
 
 /*
- * TDG.MEM.PAGE.ACCEPT on `td` from a vCPU running on `lp`: RCX = GPA|level.
- * Returns the leaf status. TDX_OPERAND_BUSY_HOST_PRIORITY|RCX is returned
- * as is: the TDCALL dispatcher turns it into TDX_OPERAND_BUSY|RCX for the
- * guest and runs the host-priority timeout (guest-leaves.md section 0).
+ * TDG.MEM.PAGE.ACCEPT's S-EPT part for call `c` (a guest call; its locks
+ * go with the call's unwind) on `td`: RCX = GPA|level. Returns the leaf
+ * status. TDX_OPERAND_BUSY_HOST_PRIORITY|RCX is returned as is: the
+ * dispatcher's epilogue turns it into TDX_OPERAND_BUSY|RCX for the guest
+ * (guest-leaves.md section 0). The guest leaf (tdx_tdg_mem_page_accept)
+ * wraps this for tdx_tdcall().
  */
-uint64_t tdx_sept_guest_accept(struct tdx_module *m, struct tdx_td *td,
-                               unsigned lp, uint64_t rcx,
-                               struct tdx_accept_result *out);
-
-/* ---- VP.ENTER core (vp-enter.c) --------------------------------------------- */
-
-#define TDX_EPF_THRESHOLD     6     /* Intel STEPPING_EPF_THRESHOLD */
-#define TDX_EPF_LIST_SIZE     32    /* Intel EPF_GPA_LIST_SIZE */
-#define TDX_EXIT_REASON_EPT_VIOLATION 48
-
-struct tdx_vcpu;
-
-/* Per-vCPU state of the VP.ENTER family (struct tdx_vcpu.priv). */
-struct tdx_vp_priv {
-    /* zero-step filter */
-    uint32_t epf_count;               /* consecutive same-RIP EPF exits */
-    uint32_t epf_n;                   /* used entries of epf_gpa[] */
-    uint64_t epf_gpa[TDX_EPF_LIST_SIZE];
-    /* the vCPU is in the TD: these locks are held on its behalf */
-    _Atomic bool in_td;
-    bool tree_held;                   /* zero-step: SEPT tree exclusive */
-    unsigned lp;
-    struct tdx_lock *tdvpr_lock, *tdr_lock;
-};
-
-struct tdx_vp_enter_out {
-    /* Always: the TD as far as it was found (0: not yet), and whether the
-     * status came from an injection rule (busy-path recognition). */
-    uint64_t tdr_pa;
-    bool injected;
-    /* Filled when tdx_vp_enter_begin() returns TDX_SUCCESS: */
-    bool synthetic_exit;     /* no entry: deliver exit_regs to the host */
-    struct {
-        uint64_t rax, rcx, rdx, r8, r9;   /* all other GPRs: 0 */
-    } exit_regs;
-    /* Only when !synthetic_exit (the vCPU is now in the TD): */
-    struct tdx_vcpu *vcpu;
-    struct tdx_td *td;
-    const struct tdx_sept_table *sept_root;
-    int sept_root_level;
-    unsigned gpa_width;
-    uint16_t hkid;
-    /* TD epoch changed since this vCPU last ran here, or it moved to this
-     * LP: flush cached TD translations (INVEPT / TCG TLB flush). */
-    bool flush_tlb;
-    /* Zero-step suspected and all logged GPAs are mapped again, the TD
-     * asked to be notified (NOTIFY_ENABLES bit 0): inject #VE. Not set by
-     * this core yet (no TDCS notify field), kept for the CPU side's API. */
-    bool notify_ve;
-};
-
-/*
- * TDH.VP.ENTER, module half, on LP `lp` with RCX = tdvpr_rcx. Performs
- * every check and takes every lock of the leaf (facts leaf-locks.md
- * section 2, zero-step.md). Returns:
- *  - an error/busy status: nothing held, nothing changed but what Intel's
- *    module also keeps (the vCPU stays associated);
- *  - TDX_SUCCESS with out->synthetic_exit: the zero-step filter refused
- *    the entry; give out->exit_regs to the host as the VP.ENTER outputs;
- *  - TDX_SUCCESS otherwise: the vCPU is in the TD (state ACTIVE), TDR and
- *    TDVPR are held shared on its behalf (and the SEPT tree exclusive if
- *    the zero-step filter took it). Call tdx_vp_enter_running() right
- *    before executing guest code and tdx_vp_enter_end() at TD exit.
- */
-uint64_t tdx_vp_enter_begin(struct tdx_module *m, unsigned lp,
-                            uint64_t tdvpr_rcx, struct tdx_vp_enter_out *out);
-
-/* Just before VM entry: drops the SEPT tree lock the zero-step filter took. */
-void tdx_vp_enter_running(struct tdx_vcpu *v);
-
-enum tdx_vp_exit_kind {
-    TDX_VP_EXIT_OTHER,          /* any exit that is not the one below */
-    TDX_VP_EXIT_EPT_PRIVATE,    /* EPT violation on a private GPA that goes
-                                   to the host (not turned into #VE) */
-};
-
-struct tdx_vp_exit_info {
-    enum tdx_vp_exit_kind kind;
-    uint64_t gpa;               /* TDX_VP_EXIT_EPT_PRIVATE */
-    uint64_t entry_rip;         /* guest RIP at this TD entry */
-    uint64_t exit_rip;          /* guest RIP at the exit */
-    bool fatal;                 /* the vCPU is dead: state DISABLED */
-};
-
-/* TD exit: feed the zero-step filter, drop the epoch refcount and the
- * TDR/TDVPR locks, vCPU state READY (or DISABLED). */
-void tdx_vp_enter_end(struct tdx_vcpu *v, const struct tdx_vp_exit_info *exit);
-
-/* Zero-step filter update at a TD exit (exposed for tests). */
-void tdx_vp_epf_log(struct tdx_vp_priv *p, const struct tdx_vp_exit_info *exit);
+struct tdx_call;
+uint64_t tdx_sept_accept(struct tdx_call *c, struct tdx_td *td, uint64_t rcx,
+                         struct tdx_accept_result *out);
 
 /* Per-leaf lock table rows of the S-EPT / TRACK / VP.ENTER leaves
  * (struct tdx_lock_row of td.h). */

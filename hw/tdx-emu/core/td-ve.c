@@ -149,3 +149,23 @@ enum tdx_ve_action tdx_td_ve(struct tdx_module *m, struct tdx_vcpu *v,
                               memory_order_relaxed);
     return TDX_VE_INJECT;
 }
+
+/* TDG.VP.VEINFO.GET (3): the last #VE's information, once. */
+uint64_t tdx_tdg_vp_veinfo_get(struct tdx_call *c, struct tdx_regs *r)
+{
+    struct tdx_vcpu *v = c->vcpu;
+
+    r->rcx = r->rdx = r->r8 = r->r9 = r->r10 = 0;
+    if (!v->ve_info.valid) {
+        return TDX_NO_VALID_VE_INFO;
+    }
+    r->rcx = v->ve_info.exit_reason;
+    r->rdx = v->ve_info.qualification;
+    r->r8 = v->ve_info.gla;
+    r->r9 = v->ve_info.gpa;
+    /* R10: instruction length in bits 31:0, information in 63:32. */
+    r->r10 = (uint64_t)v->ve_info.instr_len |
+             (v->ve_info.instr_info << 32);
+    v->ve_info.valid = false;
+    return TDX_SUCCESS;
+}

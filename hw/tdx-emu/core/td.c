@@ -110,13 +110,6 @@ bool tdx_op_state_allows(unsigned leaf, int op_state)
 
 /* ---- Module hooks -------------------------------------------------------- */
 
-static struct tdx_td *td_of(struct tdx_module *m, uint64_t tdr_pa)
-{
-    struct tdx_pamt_entry *e = tdx_pamt_lookup(m, tdr_pa);
-
-    return e && e->type == TDX_PT_TDR ? e->obj : NULL;
-}
-
 /*
  * Named-lock resolvers for lock-hold rules. They look the TD up without a
  * PAMT lock: a hold is a test/campaign tool, and whoever arms one on a TD
@@ -125,7 +118,7 @@ static struct tdx_td *td_of(struct tdx_module *m, uint64_t tdr_pa)
 static struct tdx_lock *resolve_op_state(struct tdx_module *m, uint64_t key,
                                          uint64_t gpa, enum tdx_lock_kind *kind)
 {
-    struct tdx_td *td = td_of(m, key);
+    struct tdx_td *td = tdx_td_of(m, key);
 
     *kind = TDX_LOCK_HP_SHAREX;
     return td ? &td->op_state_lock : NULL;
@@ -134,7 +127,7 @@ static struct tdx_lock *resolve_op_state(struct tdx_module *m, uint64_t key,
 static struct tdx_lock *resolve_sept_tree(struct tdx_module *m, uint64_t key,
                                           uint64_t gpa, enum tdx_lock_kind *kind)
 {
-    struct tdx_td *td = td_of(m, key);
+    struct tdx_td *td = tdx_td_of(m, key);
 
     *kind = TDX_LOCK_SHAREX;
     return td ? &td->sept_tree_lock : NULL;
@@ -143,7 +136,7 @@ static struct tdx_lock *resolve_sept_tree(struct tdx_module *m, uint64_t key,
 static struct tdx_lock *resolve_epoch(struct tdx_module *m, uint64_t key,
                                       uint64_t gpa, enum tdx_lock_kind *kind)
 {
-    struct tdx_td *td = td_of(m, key);
+    struct tdx_td *td = tdx_td_of(m, key);
 
     *kind = TDX_LOCK_SHAREX;
     return td ? &td->epoch_lock : NULL;

@@ -270,4 +270,29 @@ struct tdx_lock_row {
 extern const struct tdx_lock_row tdx_td_lock_table[];
 extern const unsigned tdx_td_lock_table_count;
 
+/* The TD whose TDR page is at tdr_pa, from its PAMT entry, without the
+ * entry's lock: for lock-hold resolvers, which trust their caller not to
+ * tear the TD down meanwhile. */
+static inline struct tdx_td *tdx_td_of(struct tdx_module *m, uint64_t tdr_pa)
+{
+    return tdx_pamt_obj(m, tdr_pa, TDX_PT_TDR);
+}
+
+/* ---- TDH.VP.ENTER and TD exits (vp-enter.c) ------------------------------- */
+
+#define TDX_EPF_THRESHOLD     6     /* Intel STEPPING_EPF_THRESHOLD */
+#define TDX_EPF_LIST_SIZE     32    /* Intel EPF_GPA_LIST_SIZE */
+
+/* Per-vCPU state of the VP.ENTER family (struct tdx_vcpu.priv). */
+struct tdx_vp_priv {
+    /* zero-step filter */
+    uint32_t epf_count;               /* consecutive same-RIP EPF exits */
+    uint32_t epf_n;                   /* used entries of epf_gpa[] */
+    uint64_t epf_gpa[TDX_EPF_LIST_SIZE];
+    /* the vCPU is in the TD: these locks are held on its behalf */
+    _Atomic bool in_td;
+    unsigned lp;
+    struct tdx_lock *tdvpr_lock, *tdr_lock;
+};
+
 #endif

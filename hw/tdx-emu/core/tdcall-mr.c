@@ -88,7 +88,7 @@ uint64_t tdx_tdg_mr_rtmr_extend(struct tdx_call *c, struct tdx_regs *r)
     if (gpa & 63) {
         return TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX;
     }
-    if (!guest_private_pa(td, gpa, TDX_SEPTE_R, &hpa) ||
+    if (!guest_private_pa(td, gpa, TDX_ACCESS_READ, &hpa) ||
         tdx_mem_read(c->m, hpa, buf + RTMR_DATA_SIZE, RTMR_DATA_SIZE)) {
         return TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX;
     }
@@ -125,13 +125,13 @@ uint64_t tdx_tdg_mr_report(struct tdx_call *c, struct tdx_regs *r)
     if (data_gpa & (REPORTDATA_SIZE - 1)) {
         return TDX_OPERAND_INVALID | TDX_OPERAND_ID_RDX;
     }
-    if (!guest_private_pa(td, data_gpa, TDX_SEPTE_R, &data_hpa)) {
+    if (!guest_private_pa(td, data_gpa, TDX_ACCESS_READ, &data_hpa)) {
         return TDX_OPERAND_INVALID | TDX_OPERAND_ID_RDX;
     }
     if (subtype != 0) {
         return TDX_OPERAND_INVALID | TDX_OPERAND_ID_R8;
     }
-    if (!guest_private_pa(td, report_gpa, TDX_SEPTE_R | TDX_SEPTE_W,
+    if (!guest_private_pa(td, report_gpa, TDX_ACCESS_READ | TDX_ACCESS_WRITE,
                           &report_hpa)) {
         return TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX;
     }

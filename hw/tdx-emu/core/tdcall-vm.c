@@ -252,3 +252,18 @@ uint64_t tdx_tdg_vp_wr(struct tdx_call *c, struct tdx_regs *r)
 {
     return vp_rd_wr(c, r, true);
 }
+
+/* TDG.VP.INFO (1): the TD's shape; no inputs, no locks, always succeeds. */
+uint64_t tdx_tdg_vp_info(struct tdx_call *c, struct tdx_regs *r)
+{
+    const struct tdx_vcpu *v = c->vcpu;
+    const struct tdx_td *td = v->td;
+
+    r->rcx = td->cfg.gpaw ? 52 : 48;
+    r->rdx = td->cfg.attributes;
+    r->r8 = (uint64_t)td->cfg.max_vcpus << 32 | atomic_load(&td->num_vcpus);
+    r->r9 = v->vcpu_index;
+    r->r10 = 0;             /* no optional guest leaves (TDG.SYS.RD) */
+    r->r11 = 0;
+    return TDX_SUCCESS;
+}

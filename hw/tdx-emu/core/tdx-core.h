@@ -5,7 +5,8 @@
  *
  * The embedder describes the platform once (LPs, packages, CMRs, KeyID
  * partitioning), supplies a few callbacks (physical memory, clock, trace,
- * kick), and then calls tdx_seamcall() on the calling LP's own thread.
+ * kick), and then calls tdx_seamcall() on the calling LP's own thread
+ * (and tdx_tdcall() for the TD vCPU it runs there).
  * Calls from different LPs run concurrently; the module's locks are
  * try-locks, so a call never waits for another (contention is reported as
  * TDX_OPERAND_BUSY, as on silicon).
@@ -19,6 +20,7 @@
 
 #include "tdx-leaves.h"
 #include "tdx-status.h"
+#include "tdx-vmx.h"
 
 /* The general-purpose registers a SEAMCALL/TDCALL reads and writes. */
 struct tdx_regs {
@@ -70,6 +72,10 @@ struct tdx_trace_event {
     uint64_t tdr_pa;        /* TD the call was about, 0 if none/unknown */
     /* A TDH.MR.FINALIZE that succeeded: the TD's MRTD (48 bytes); else NULL. */
     const uint8_t *mrtd;
+    /* A TDH.VP.ENTER completing at a TD exit: the exit and the TD's RIP
+     * there; else NULL. */
+    const struct tdx_td_exit *exit;
+    uint64_t td_rip;
 };
 
 /*
@@ -126,33 +132,21 @@ struct tdx_module *tdx_module_create(const struct tdx_platform_desc *desc,
                                      void *opaque, char *err, size_t errlen);
 void tdx_module_destroy(struct tdx_module *m);
 
-/*
- * One SEAMCALL from LP `lp`: leaf in regs->rax, operands in the other
- * registers. On return regs hold the outputs and rax the completion
- * status, which is also returned.
- */
-uint64_t tdx_seamcall(struct tdx_module *m, unsigned lp, struct tdx_regs *regs);
-
-/*
- * One TDCALL from the TD vCPU `vcpu` (the handle tdx_vp_enter_begin()
- * returned; the vCPU must be inside the TD) running on LP `lp`: guest leaf
- * in regs->rax, operands in the guest's registers. Returns the status the
- * guest sees in RAX (also stored in regs->rax). Leaves not implemented yet
- * return TDX_OPERAND_INVALID|RAX, as an unknown leaf does.
+/* ---- The two instructions ---------------------------------------------
+ *
+ * Every host leaf enters through tdx_seamcall() and every guest leaf
+ * through tdx_tdcall(): one dispatcher per side, one epilogue (statistics,
+ * busy-path recognition, trace) for all. TDH.VP.ENTER is the one SEAMCALL
+ * that does not complete inside the call: it hands the TD vCPU to the
+ * embedder's CPU, which executes TD code until a TD exit (tdx_vp_exit()).
+ * All of it runs on the calling LP's thread.
  */
 struct tdx_vcpu;
-uint64_t tdx_tdcall(struct tdx_module *m, unsigned lp, struct tdx_vcpu *vcpu,
-                    struct tdx_regs *regs);
-
-/* ---- Running a TD vCPU (td-run.c) --------------------------------------
- *
- * TDH.VP.ENTER is the one SEAMCALL that does not complete inside the core:
- * the embedder's CPU executes the TD between tdx_vp_enter() and
- * tdx_vp_exit(), on the calling LP's thread.
- */
 struct tdx_td;
 
+/* A TD vCPU running on an LP: filled by TDH.VP.ENTER, read by the CPU. */
 struct tdx_td_run {
+    struct tdx_module *m;
     struct tdx_vcpu *vcpu;
     struct tdx_td *td;
     struct tdx_vcpu_arch *state;    /* load at entry, store back before exit */
@@ -164,61 +158,69 @@ struct tdx_td_run {
     uint64_t t0;                    /* for the trace */
 };
 
-/*
- * TDH.VP.ENTER from LP `lp` (regs: the SEAMCALL's registers). Returns true
- * when the vCPU is now inside the TD: *run is filled and regs are left
- * alone. Returns false when the call completed without entering (error,
- * busy, or a zero-step synthetic exit): regs hold the outputs.
- */
-bool tdx_vp_enter(struct tdx_module *m, unsigned lp, struct tdx_regs *regs,
-                  struct tdx_td_run *run);
-
-/* A TD exit, in VMX terms. */
+/* A TD exit, in VMX terms (constants: tdx-vmx.h). */
 struct tdx_td_exit {
-    uint32_t reason;            /* basic exit reason (77 = TDCALL) */
+    uint32_t reason;            /* basic exit reason (TDX_EXIT_REASON_*) */
     uint64_t qualification;
     uint64_t ext_qualification; /* TDX extended exit qualification */
-    uint64_t gpa;
-    uint32_t intr_info;
+    uint64_t gpa;               /* EPT violation / misconfiguration */
+    uint32_t intr_info;         /* external interrupt / NMI */
+};
+
+enum tdx_seamcall_result {
+    TDX_SEAMCALL_DONE,          /* outputs in regs, status in regs->rax */
+    TDX_SEAMCALL_ENTER_TD,      /* TDH.VP.ENTER went in: *run filled, regs
+                                   undefined; the call completes at the TD
+                                   exit, with tdx_vp_exit()'s outputs */
 };
 
 /*
- * TD exit: run->state holds the guest's final state. Fills `out` with
- * TDH.VP.ENTER's outputs (status/exit reason in RAX, RCX qualification,
- * RDX extended qualification, R8 GPA, R9 interruption info; for a
- * TDG.VP.VMCALL exit RCX = the guest's register mask and the registers it
- * selects). The run is over after this call.
+ * One SEAMCALL from LP `lp`: leaf in regs->rax, operands in the other
+ * registers. `run` is where TDH.VP.ENTER puts the vCPU it enters; an
+ * embedder that runs no TD code passes NULL (TDH.VP.ENTER is then
+ * TDX_OPERAND_INVALID|RAX).
  */
-void tdx_vp_exit(struct tdx_module *m, struct tdx_td_run *run,
-                 const struct tdx_td_exit *e, struct tdx_regs *out);
+enum tdx_seamcall_result tdx_seamcall(struct tdx_module *m, unsigned lp,
+                                      struct tdx_regs *regs,
+                                      struct tdx_td_run *run);
+
+enum tdx_tdcall_result {
+    TDX_TDCALL_DONE,            /* continue after the TDCALL, regs updated
+                                   (status in regs->rax) */
+    TDX_TDCALL_EXIT,            /* TD exit (*exit filled); the TDCALL is
+                                   complete (TDG.VP.VMCALL: the host answers
+                                   at re-entry); regs untouched */
+    TDX_TDCALL_EXIT_RETRY,      /* TD exit (*exit filled); the TDCALL runs
+                                   again after re-entry (ACCEPT of a page
+                                   the host has yet to add); regs untouched */
+};
+
+/* One TDCALL from the vCPU of `run` (inside the TD): guest leaf in
+ * regs->rax, operands in the guest's registers. */
+enum tdx_tdcall_result tdx_tdcall(struct tdx_td_run *run, struct tdx_regs *regs,
+                                  struct tdx_td_exit *exit);
+
+/*
+ * TD exit: run->state holds the guest's final state. Fills `out` with
+ * TDH.VP.ENTER's outputs (exit reason in RAX, RCX qualification, RDX
+ * extended qualification, R8 GPA, R9 interruption info; for a
+ * TDG.VP.VMCALL exit RCX = the guest's register mask and the registers it
+ * selects) and completes the SEAMCALL. The run is over after this call.
+ */
+void tdx_vp_exit(struct tdx_td_run *run, const struct tdx_td_exit *e,
+                 struct tdx_regs *out);
 
 enum tdx_td_xlate {
     TDX_TD_XLATE_OK,            /* *hpa valid */
     TDX_TD_XLATE_EXIT,          /* EPT violation TD exit: *exit filled */
-    TDX_TD_XLATE_VE,            /* #VE into the TD */
+    TDX_TD_XLATE_VE,            /* #VE into the TD; VE_INFO filled */
 };
 
-/* Access bits for tdx_td_translate_private(). */
-#define TDX_TD_ACCESS_READ   1
-#define TDX_TD_ACCESS_WRITE  2
-#define TDX_TD_ACCESS_FETCH  4
-
-/* Second stage of a private GPA (shared bit clear) for a running vCPU. */
+/* Second stage of a private GPA (shared bit clear) for a running vCPU;
+ * `access`: TDX_ACCESS_* (tdx-vmx.h). */
 enum tdx_td_xlate tdx_td_translate_private(struct tdx_td_run *run, uint64_t gpa,
                                            int access, uint64_t *hpa,
                                            struct tdx_td_exit *exit);
-
-enum tdx_td_tdcall {
-    TDX_TD_TDCALL_DONE,         /* continue after the TDCALL, regs updated */
-    TDX_TD_TDCALL_EXIT,         /* TD exit, the TDCALL completed (VMCALL) */
-    TDX_TD_TDCALL_EXIT_RETRY,   /* TD exit, the TDCALL runs again on
-                                   re-entry (ACCEPT of a page the host has
-                                   yet to add) */
-};
-
-/* TDCALL from the running vCPU; regs are the guest's GPRs. */
-enum tdx_td_tdcall tdx_td_tdcall(struct tdx_module *m, struct tdx_td_run *run,
-                                 struct tdx_regs *regs, struct tdx_td_exit *exit);
 
 /*
  * Consistency check for tests and debug builds: no lock held by a finished

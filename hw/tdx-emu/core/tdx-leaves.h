@@ -6,6 +6,8 @@
 #ifndef TDX_EMU_LEAVES_H
 #define TDX_EMU_LEAVES_H
 
+#include <stdbool.h>
+
 /* P-SEAMLDR leaves: the whole of RAX, bit 63 set (SEAMLDR interface spec). */
 #define TDX_SEAMLDR_LEAF_BIT    (1ULL << 63)
 #define TDX_SEAMLDR_INFO        (TDX_SEAMLDR_LEAF_BIT | 0)
@@ -89,5 +91,16 @@ int tdx_host_leaf_by_name(const char *name);
 const char *tdx_guest_leaf_name(unsigned leaf);
 /* Number of the guest leaf called `name` (same spelling rules), or -1. */
 int tdx_guest_leaf_by_name(const char *name);
+/* Case-blind leaf-name comparison with '_' standing for '.'. */
+bool tdx_leaf_name_equal(const char *want, const char *name);
+
+/*
+ * Statistics and injection rules index host and guest leaves in one space:
+ * host leaf n is slot n, guest leaf g is slot TDX_MAX_LEAF + g.
+ */
+#define TDX_NUM_LEAF_SLOTS (TDX_MAX_LEAF + TDX_MAX_GUEST_LEAF)
+#define TDX_GUEST_LEAF_SLOT(g) (TDX_MAX_LEAF + (g))
+/* Name of a leaf slot ("TDH.VP.ENTER", "TDG.VP.VMCALL"), or NULL. */
+const char *tdx_leaf_slot_name(unsigned slot);
 
 #endif
