@@ -214,15 +214,17 @@ int main(int argc, char **argv)
     }
 
     {
-        struct tdx_vp_enter_out out;
-        struct tdx_vp_exit_info x = { .kind = TDX_VP_EXIT_OTHER };
+        struct tdx_td_exit x = { .reason = TDX_EXIT_REASON_EXT_INTR };
+        struct tdx_td_run run;
         uint64_t t0 = now_ns();
 
         for (int i = 0; i < ENTERS; i++) {
-            must(tdx_vp_enter_begin(e.p->m, e.td.vp[0].lp, e.td.vp[0].tdvpr, &out),
-                 "VP.ENTER begin");
-            tdx_vp_enter_running(out.vcpu);
-            tdx_vp_enter_end(out.vcpu, &x);
+            struct tdx_regs r = { .rcx = e.td.vp[0].tdvpr };
+
+            if (!tdxt_vp_enter(e.p->m, e.td.vp[0].lp, &r, &run)) {
+                must(r.rax ? r.rax : TDX_OPERAND_INVALID, "VP.ENTER");
+            }
+            tdx_vp_exit(&run, &x, &r);
         }
         t_enter = now_ns() - t0;
     }

@@ -133,11 +133,31 @@ static inline void tdxt_free(struct tdxt_platform *p)
     free(p);
 }
 
+/* A SEAMCALL that cannot enter a TD (no run record): its status. */
+static inline uint64_t tdxt_seamcall(struct tdx_module *m, unsigned lp,
+                                     struct tdx_regs *r)
+{
+    tdx_seamcall(m, lp, r, NULL);
+    return r->rax;
+}
+
+/*
+ * TDH.VP.ENTER (RAX: leaf 0 and version, RCX: TDVPR in r) through the
+ * dispatcher: true when the vCPU went
+ * into the TD (*run filled, to be ended with tdx_vp_exit()); false when
+ * the call completed (status or synthetic exit in r).
+ */
+static inline bool tdxt_vp_enter(struct tdx_module *m, unsigned lp,
+                                 struct tdx_regs *r, struct tdx_td_run *run)
+{
+    return tdx_seamcall(m, lp, r, run) == TDX_SEAMCALL_ENTER_TD;
+}
+
 static inline uint64_t tdxt_call(struct tdxt_platform *p, unsigned lp, unsigned leaf,
                           struct tdx_regs *r)
 {
     r->rax = leaf;
-    return tdx_seamcall(p->m, lp, r);
+    return tdxt_seamcall(p->m, lp, r);
 }
 
 #define TDXT_EXPECT(cond, ...) do {                                     \

@@ -100,14 +100,34 @@ static inline enum tdx_sept_state st_state(struct st_env *e, uint64_t gpa, int l
     return tdx_septe_state(st_entry(e, gpa, level));
 }
 
+/*
+ * TDG.MEM.PAGE.ACCEPT's S-EPT part as a guest call on LP `lp`, without a
+ * running vCPU: the leaf's status (host priority not rewritten, as the
+ * lock point gives it).
+ */
+static inline uint64_t tdxt_sept_accept(struct tdx_module *m, struct tdx_td *td,
+                                        unsigned lp, uint64_t rcx,
+                                        struct tdx_accept_result *res)
+{
+    struct tdx_regs r = { .rax = TDG_MEM_PAGE_ACCEPT, .rcx = rcx };
+    struct tdx_call c;
+    uint64_t st;
+
+    tdx_call_begin(&c, m, lp, &r, false);
+    c.tdr_pa = td->tdr_pa;
+    st = tdx_sept_accept(&c, td, rcx, res);
+    tdx_call_unlock_all(&c);
+    return st;
+}
+
 /* Guest ACCEPT of a 4K page (the vCPU's TDCALL, S-EPT part). */
 static inline uint64_t st_accept(struct st_env *e, unsigned lp, uint64_t gpa,
                                  int level, struct tdx_accept_result *res)
 {
     struct tdx_accept_result tmp;
 
-    return tdx_sept_guest_accept(e->p->m, e->obj, lp, gpa | (uint64_t)level,
-                                 res ? res : &tmp);
+    return tdxt_sept_accept(e->p->m, e->obj, lp, gpa | (uint64_t)level,
+                            res ? res : &tmp);
 }
 
 /* A MAPPED 4K page at gpa in a RUNNABLE TD: AUG, then the guest accepts. */

@@ -43,7 +43,7 @@ static inline uint64_t tdt_call(struct tdxt_platform *p, unsigned lp, uint64_t r
                                 struct tdx_regs *r)
 {
     r->rax = rax;
-    return tdx_seamcall(p->m, lp, r);
+    return tdxt_seamcall(p->m, lp, r);
 }
 
 /* An LP of package `pkg`. */

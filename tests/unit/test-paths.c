@@ -71,7 +71,7 @@ static uint64_t enter(struct st_env *e, unsigned i, struct tdx_td_run *run, bool
 {
     struct tdx_regs r = { .rax = TDH_VP_ENTER, .rcx = e->td.vp[i].tdvpr };
 
-    *in = tdx_vp_enter(e->p->m, e->td.vp[i].lp, &r, run);
+    *in = tdxt_vp_enter(e->p->m, e->td.vp[i].lp, &r, run);
     return r.rax;
 }
 
@@ -80,7 +80,7 @@ static void leave(struct st_env *e, struct tdx_td_run *run)
     struct tdx_td_exit x = { .reason = 12 };    /* HLT */
     struct tdx_regs out;
 
-    tdx_vp_exit(e->p->m, run, &x, &out);
+    tdx_vp_exit(run, &x, &out);
 }
 
 /* Enter vCPU i and exit again right away. */
@@ -297,12 +297,12 @@ static void test_t1(void)
                               0, err, sizeof(err));
     TDXT_EXPECT(id >= 0, "hold entry: %s", err);
     r = (struct tdx_regs){ .rax = TDG_MEM_PAGE_ACCEPT, .rcx = GPA };
-    tdx_td_tdcall(e.p->m, &run, &r, &x);
+    tdx_tdcall(&run, &r, &x);
     TDXT_EXPECT(tdx_status_class(r.rax) == TDX_OPERAND_BUSY, "ACCEPT: BUSY (%#llx)",
                 (unsigned long long)r.rax);
     tdx_inject_release_hold(e.p->m, id);
     r = (struct tdx_regs){ .rax = TDG_MEM_PAGE_ACCEPT, .rcx = GPA };
-    tdx_td_tdcall(e.p->m, &run, &r, &x);
+    tdx_tdcall(&run, &r, &x);
     TDXT_EXPECT_STATUS(r.rax, TDX_SUCCESS, "ACCEPT re-issued");
     EXPECT_PATH(&e, TDX_PATH_T1, 0, 1, TDX_REACT_GUEST_RETRY, 1, "T1");
 
@@ -316,12 +316,12 @@ static void test_t1(void)
     TDXT_EXPECT(id >= 0 && !strcmp(tdx_inject_leaf_name(TDX_INJECT_GUEST_LEAF(TDG_MEM_PAGE_ACCEPT)),
                                    "TDG.MEM.PAGE.ACCEPT"), "guest-leaf rule by name");
     r = (struct tdx_regs){ .rax = TDG_MEM_PAGE_ACCEPT, .rcx = GPA + 0x1000 };
-    tdx_td_tdcall(e.p->m, &run, &r, &x);
+    tdx_tdcall(&run, &r, &x);
     TDXT_EXPECT_STATUS(r.rax, TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX, "ACCEPT: injected BUSY");
     TDXT_EXPECT(tdx_inject_fired(e.p->m, id) == 1, "guest rule fired once, not %lld",
                 (long long)tdx_inject_fired(e.p->m, id));
     r = (struct tdx_regs){ .rax = TDG_MEM_PAGE_ACCEPT, .rcx = GPA + 0x1000 };
-    tdx_td_tdcall(e.p->m, &run, &r, &x);
+    tdx_tdcall(&run, &r, &x);
     TDXT_EXPECT_STATUS(r.rax, TDX_SUCCESS, "ACCEPT 2 re-issued");
     leave(&e, &run);
     EXPECT_PATH(&e, TDX_PATH_T1, 1, 1, TDX_REACT_GUEST_RETRY, 2, "T1 natural + injected");

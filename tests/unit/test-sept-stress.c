@@ -144,36 +144,37 @@ static void *vcpu_thread(void *arg)
     uint64_t seed = 0x9E3779B97F4A7C15ULL * (i + 1), rip = 0x1000;
 
     while (!atomic_load(&stop)) {
-        struct tdx_vp_enter_out out;
-        struct tdx_vp_exit_info x = { .entry_rip = rip, .exit_rip = rip + 4 };
-        uint64_t st = tdx_vp_enter_begin(env.p->m, env.td.vp[i].lp, env.td.vp[i].tdvpr,
-                                         &out);
+        struct tdx_td_run run;
+        struct tdx_td_exit x = { .reason = TDX_EXIT_REASON_EXT_INTR };
+        struct tdx_regs r = { .rcx = env.td.vp[i].tdvpr };
+        uint64_t exit_rip = rip + 4;
 
-        if (st != TDX_SUCCESS) {
-            TDXT_EXPECT(retryable(st), "VP.ENTER: unexpected %#llx", (unsigned long long)st);
-            atomic_fetch_add(&n_busy_enter, 1);
-            sched_yield();
-            continue;
-        }
-        if (out.synthetic_exit) {
-            /* The zero-step filter wants the page: KVM maps it; the guest
-             * (here: on its behalf) accepts it. */
+        if (!tdxt_vp_enter(env.p->m, env.td.vp[i].lp, &r, &run)) {
+            if (tdx_status_is_error(r.rax)) {
+                TDXT_EXPECT(retryable(r.rax), "VP.ENTER: unexpected %#llx",
+                            (unsigned long long)r.rax);
+                atomic_fetch_add(&n_busy_enter, 1);
+                sched_yield();
+                continue;
+            }
+            /* Synthetic exit: the zero-step filter wants the page: KVM
+             * maps it; the guest (here: on its behalf) accepts it. */
             atomic_fetch_add(&n_synth, 1);
-            fault_in(env.td.vp[i].lp, out.exit_regs.r8);
-            st_accept(&env, env.td.vp[i].lp, out.exit_regs.r8, 0, NULL);
+            fault_in(env.td.vp[i].lp, r.r8);
+            st_accept(&env, env.td.vp[i].lp, r.r8, 0, NULL);
             continue;
         }
         atomic_fetch_add(&n_enter, 1);
-        tdx_vp_enter_running(out.vcpu);
+        run.entry_rip = rip;
         /* The guest touches and accepts a few pages. */
         for (int k = 0; k < 4; k++) {
             uint64_t gpa = rand_gpa(&seed), hpa;
 
-            if (tdx_sept_translate(out.td, gpa, TDX_SEPTE_RWX, &hpa, NULL, NULL,
+            if (tdx_sept_translate(run.td, gpa, TDX_ACCESS_RWX, &hpa, NULL, NULL,
                                    NULL) == TDX_XLATE_OK) {
                 continue;
             }
-            if (tdx_sept_classify_fault(out.td, gpa) == TDX_FAULT_VE) {
+            if (tdx_sept_classify_fault(run.td, gpa) == TDX_FAULT_VE) {
                 if (st_accept(&env, env.td.vp[i].lp, gpa, 0, NULL) == TDX_SUCCESS) {
                     atomic_fetch_add(&n_accept, 1);
                 }
@@ -181,16 +182,17 @@ static void *vcpu_thread(void *arg)
             }
             /* A real EPT violation: exit; now and then without progress,
              * which arms the zero-step filter after 7 in a row. */
-            x.kind = TDX_VP_EXIT_EPT_PRIVATE;
+            x.reason = TDX_EXIT_REASON_EPT_VIOLATION;
             x.gpa = gpa;
             if (rnd(&seed) % 4 != 0) {
-                x.exit_rip = rip;
+                exit_rip = rip;
             }
             break;
         }
-        tdx_vp_enter_end(out.vcpu, &x);
-        rip = x.exit_rip;
-        if (x.kind == TDX_VP_EXIT_EPT_PRIVATE && rnd(&seed) % 2) {
+        run.state->rip = exit_rip;
+        tdx_vp_exit(&run, &x, &r);
+        rip = exit_rip;
+        if (x.reason == TDX_EXIT_REASON_EPT_VIOLATION && rnd(&seed) % 2) {
             fault_in(env.td.vp[i].lp, x.gpa);
         }
     }

@@ -69,7 +69,7 @@ static void test_sept_add(void)
     /* Again: the entry is not FREE; info shows NL_MAPPED (0x84), RWX only. */
     TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_SEPT_ADD, 0, 3, tdt_page(), &r),
                        TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, "SEPT.ADD twice");
-    TDXT_EXPECT(r.rcx == TDX_SEPTE_RWX && r.rdx == (3 | (0x84 << 8)),
+    TDXT_EXPECT(r.rcx == TDX_ACCESS_RWX && r.rdx == (3 | (0x84 << 8)),
                 "state info %#llx/%#llx", (unsigned long long)r.rcx,
                 (unsigned long long)r.rdx);
     /* Version 1 with "allow existing": success, page handed back. */
@@ -136,7 +136,7 @@ static void test_page_add(void)
                        TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, "PAGE.ADD twice");
     TDXT_EXPECT(r.rdx == (0 | (TDX_SEPT_PUBLIC_MAPPED << 8)) &&
                 (r.rcx & TDX_SEPTE_HPA_MASK) == target &&
-                (r.rcx & TDX_SEPTE_RWX) == TDX_SEPTE_RWX, "MAPPED info");
+                (r.rcx & TDX_ACCESS_RWX) == TDX_ACCESS_RWX, "MAPPED info");
     /* MR.EXTEND reaches the page through the S-EPT hook. */
     {
         struct tdx_regs x = { .rcx = GPA, .rdx = e.td.tdr };
@@ -188,7 +188,7 @@ static void test_aug_accept(void)
     TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_PAGE_AUG, GPA, 0, tdt_page(), &r),
                        TDX_EPT_ENTRY_STATE_INCORRECT | TDX_OPERAND_ID_RCX, "AUG twice");
     TDXT_EXPECT(r.rdx == (TDX_SEPT_PUBLIC_PENDING << 8) &&
-                (r.rcx & TDX_SEPTE_HPA_MASK) == page && !(r.rcx & TDX_SEPTE_RWX),
+                (r.rcx & TDX_SEPTE_HPA_MASK) == page && !(r.rcx & TDX_ACCESS_RWX),
                 "PENDING info %#llx/%#llx", (unsigned long long)r.rcx,
                 (unsigned long long)r.rdx);
     TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_PAGE_AUG, GPA + 0x1000, 0, page, NULL),
@@ -207,7 +207,7 @@ static void test_aug_accept(void)
         uint64_t hpa;
         int lvl;
 
-        TDXT_EXPECT(tdx_sept_translate(e.obj, GPA + 0x123, TDX_SEPTE_RWX, &hpa, &lvl,
+        TDXT_EXPECT(tdx_sept_translate(e.obj, GPA + 0x123, TDX_ACCESS_RWX, &hpa, &lvl,
                                        NULL, NULL) == TDX_XLATE_OK &&
                     hpa == page + 0x123 && lvl == 0, "translate");
     }

@@ -346,6 +346,16 @@ static void record_trace(void *opaque, const struct tdx_trace_event *ev)
 }
 
 /* The TDCALL entry point's own checks (no guest leaf is wired in yet). */
+/* A TDCALL as vCPU `v` (NULL: none) on LP `lp`: its status. */
+static uint64_t tdcall_on(struct tdx_td_run *run, unsigned lp, struct tdx_vcpu *v,
+                          struct tdx_regs *r, struct tdx_td_exit *x)
+{
+    run->lp = lp;
+    run->vcpu = v;
+    tdx_tdcall(run, r, x);
+    return r->rax;
+}
+
 static void test_tdcall_dispatcher(void)
 {
     struct tdx_platform_desc d = tdxt_desc(2, 1);
@@ -353,31 +363,34 @@ static void test_tdcall_dispatcher(void)
     struct tdxt_platform *p;
     struct tdx_td td = { .tdr_pa = 0x5000 };
     struct tdx_vcpu v = { .td = &td };
+    struct tdx_td_run run = { .lp = 0, .vcpu = &v };
+    struct tdx_td_exit x;
     struct tdx_regs r;
 
     ops.trace = record_trace;
     p = tdxt_new_ops(&d, &ops);
+    run.m = p->m;
     tdxt_boot(p);
     r = (struct tdx_regs){ .rax = TDG_MEM_PAGE_ACCEPT | (1ULL << 24) };
-    TDXT_EXPECT_STATUS(tdx_tdcall(p->m, 0, &v, &r), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
+    TDXT_EXPECT_STATUS(tdcall_on(&run, 0, &v, &r, &x), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
                        "TDCALL reserved RAX bits");
     TDXT_EXPECT(r.rax == (TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX), "status in RAX");
     TDXT_EXPECT(last_trace.guest && last_trace.leaf == TDG_MEM_PAGE_ACCEPT &&
                 last_trace.lp == 0, "TDCALL traced as a guest leaf");
     r = (struct tdx_regs){ .rax = 31 };
-    TDXT_EXPECT_STATUS(tdx_tdcall(p->m, 1, &v, &r), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
+    TDXT_EXPECT_STATUS(tdcall_on(&run, 1, &v, &r, &x), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
                        "unknown guest leaf");
     r = (struct tdx_regs){ .rax = 0xFFFF };
-    TDXT_EXPECT_STATUS(tdx_tdcall(p->m, 1, &v, &r), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
+    TDXT_EXPECT_STATUS(tdcall_on(&run, 1, &v, &r, &x), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
                        "guest leaf past the table");
     r = (struct tdx_regs){ .rax = TDG_VP_INFO | (1 << 16) };
-    TDXT_EXPECT_STATUS(tdx_tdcall(p->m, 1, &v, &r), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
+    TDXT_EXPECT_STATUS(tdcall_on(&run, 1, &v, &r, &x), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
                        "guest leaf version 1");
     r = (struct tdx_regs){ .rax = TDG_VP_INFO };
-    TDXT_EXPECT_STATUS(tdx_tdcall(p->m, 1, NULL, &r), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
+    TDXT_EXPECT_STATUS(tdcall_on(&run, 1, NULL, &r, &x), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
                        "no vCPU");
     r = (struct tdx_regs){ .rax = TDG_VP_INFO };
-    TDXT_EXPECT_STATUS(tdx_tdcall(p->m, 7, &v, &r), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
+    TDXT_EXPECT_STATUS(tdcall_on(&run, 7, &v, &r, &x), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
                        "LP out of range");
     TDXT_EXPECT(strcmp(tdx_guest_leaf_name(TDG_MEM_PAGE_ACCEPT), "TDG.MEM.PAGE.ACCEPT") == 0 &&
                 !tdx_guest_leaf_name(TDX_MAX_GUEST_LEAF), "guest leaf names");
@@ -468,11 +481,11 @@ static void test_dispatcher(void)
                        "unknown leaf");
     memset(&r, 0, sizeof(r));
     r.rax = TDH_SYS_RD | (1 << 16);
-    TDXT_EXPECT_STATUS(tdx_seamcall(p->m, 0, &r), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
+    TDXT_EXPECT_STATUS(tdxt_seamcall(p->m, 0, &r), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
                        "SYS.RD version 1");
     memset(&r, 0, sizeof(r));
     r.rax = TDH_SYS_RD | (1ULL << 40);
-    TDXT_EXPECT_STATUS(tdx_seamcall(p->m, 0, &r), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
+    TDXT_EXPECT_STATUS(tdxt_seamcall(p->m, 0, &r), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
                        "reserved RAX bits");
     memset(&r, 0, sizeof(r));
     TDXT_EXPECT_STATUS(tdxt_call(p, 0, TDH_SYS_UPDATE, &r), TDX_SYS_STATE_INCORRECT,
@@ -547,18 +560,18 @@ static void test_seamldr(void)
     memset(info, 0xAA, 256);
     r.rax = TDX_SEAMLDR_INFO;
     r.rcx = TDXT_SCRATCH + 0x80;
-    TDXT_EXPECT_STATUS(tdx_seamcall(p->m, 1, &r), 0x8000000000000000ULL,
+    TDXT_EXPECT_STATUS(tdxt_seamcall(p->m, 1, &r), 0x8000000000000000ULL,
                        "SEAMLDR.INFO, buffer not 256-byte aligned (EBADPARAM)");
     memset(&r, 0, sizeof(r));
     r.rax = TDX_SEAMLDR_INFO;
     r.rcx = TDXT_RAM_SIZE;
-    TDXT_EXPECT_STATUS(tdx_seamcall(p->m, 1, &r), 0x8000000000000000ULL,
+    TDXT_EXPECT_STATUS(tdxt_seamcall(p->m, 1, &r), 0x8000000000000000ULL,
                        "SEAMLDR.INFO, buffer outside CMRs (EBADPARAM)");
     memset(&r, 0, sizeof(r));
     r.rax = TDX_SEAMLDR_INFO;
     r.rcx = TDXT_SCRATCH;
     /* Works before the module is initialized: the loader is separate. */
-    TDXT_EXPECT_STATUS(tdx_seamcall(p->m, 1, &r), TDX_SUCCESS, "SEAMLDR.INFO");
+    TDXT_EXPECT_STATUS(tdxt_seamcall(p->m, 1, &r), TDX_SUCCESS, "SEAMLDR.INFO");
     memcpy(&v, info + 8, 4);
     TDXT_EXPECT(v == 0x8086, "SEAMLDR_INFO vendor: expected 0x8086, got %#x", v);
     memcpy(&v, info + 24, 4);
@@ -570,11 +583,11 @@ static void test_seamldr(void)
                 info[160], info[162], info[255]);
     memset(&r, 0, sizeof(r));
     r.rax = TDX_SEAMLDR_INSTALL;
-    TDXT_EXPECT_STATUS(tdx_seamcall(p->m, 0, &r), 0x8000000000000003ULL,
+    TDXT_EXPECT_STATUS(tdxt_seamcall(p->m, 0, &r), 0x8000000000000003ULL,
                        "SEAMLDR.INSTALL (no update support: EBADCALL)");
     memset(&r, 0, sizeof(r));
     r.rax = TDX_SEAMLDR_LEAF_BIT | 0x1234;
-    TDXT_EXPECT_STATUS(tdx_seamcall(p->m, 0, &r), 0x8000000000000003ULL,
+    TDXT_EXPECT_STATUS(tdxt_seamcall(p->m, 0, &r), 0x8000000000000003ULL,
                        "unknown SEAMLDR leaf (EBADCALL)");
     TDXT_EXPECT(st->calls[0] == 0, "loader calls counted as TDH.VP.ENTER: %llu",
                 (unsigned long long)st->calls[0]);

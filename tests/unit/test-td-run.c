@@ -27,7 +27,7 @@ static void test_initial_state_and_vmcall(void)
     st_setup(&e, 2, 2, false);
     TDXT_EXPECT_STATUS(finalize(&e), TDX_SUCCESS, "finalize");
     r = (struct tdx_regs){ .rax = TDH_VP_ENTER, .rcx = e.td.vp[1].tdvpr };
-    TDXT_EXPECT(tdx_vp_enter(e.p->m, e.td.vp[1].lp, &r, &run), "enter vCPU 1: got status %#llx",
+    TDXT_EXPECT(tdxt_vp_enter(e.p->m, e.td.vp[1].lp, &r, &run), "enter vCPU 1: got status %#llx",
                 (unsigned long long)r.rax);
     TDXT_EXPECT(run.state->rip == 0xFFFFFFF0 && run.state->cr0 == 0x31 &&
                 run.state->efer == 0x900 && run.state->gpr[6] == 1 &&
@@ -41,19 +41,19 @@ static void test_initial_state_and_vmcall(void)
     st_expect_invariants(&e, "vCPU inside the TD");
 
     /* Second stage: nothing mapped -> EPT violation exit with the GPA. */
-    TDXT_EXPECT(tdx_td_translate_private(&run, GPA + 0x10, TDX_TD_ACCESS_WRITE, &hpa, &x) ==
+    TDXT_EXPECT(tdx_td_translate_private(&run, GPA + 0x10, TDX_ACCESS_WRITE, &hpa, &x) ==
                 TDX_TD_XLATE_EXIT && x.reason == 48 && x.gpa == GPA + 0x10 && (x.qualification & 2),
                 "unmapped private GPA: EPT violation exit (reason %u, gpa %#llx)", x.reason,
                 (unsigned long long)x.gpa);
 
     /* TDG.VP.VMCALL exposing RAX is refused; a valid one exits. */
     r = (struct tdx_regs){ .rax = TDG_VP_VMCALL, .rcx = 0x1 };
-    TDXT_EXPECT(tdx_td_tdcall(e.p->m, &run, &r, &x) == TDX_TD_TDCALL_DONE &&
+    TDXT_EXPECT(tdx_tdcall(&run, &r, &x) == TDX_TDCALL_DONE &&
                 r.rax == (TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX), "VMCALL exposing RAX: %#llx",
                 (unsigned long long)r.rax);
     r = (struct tdx_regs){ .rax = TDG_VP_VMCALL, .rcx = 0xFC00, .r10 = 0, .r11 = 30,
                            .r12 = 1, .r13 = 1, .r14 = 0x3F8, .r15 = 'A', .rdx = 0xDEAD };
-    TDXT_EXPECT(tdx_td_tdcall(e.p->m, &run, &r, &x) == TDX_TD_TDCALL_EXIT && x.reason == 77,
+    TDXT_EXPECT(tdx_tdcall(&run, &r, &x) == TDX_TDCALL_EXIT && x.reason == 77,
                 "VMCALL exits to the host");
     /* The CPU side stores the guest's registers, then ends the run. */
     run.state->gpr[1] = 0xFC00;
@@ -62,7 +62,7 @@ static void test_initial_state_and_vmcall(void)
     run.state->gpr[11] = 30;
     run.state->gpr[14] = 0x3F8;
     run.state->gpr[15] = 'A';
-    tdx_vp_exit(e.p->m, &run, &x, &out);
+    tdx_vp_exit(&run, &x, &out);
     TDXT_EXPECT(out.rax == 77 && out.rcx == 0xFC00 && out.r11 == 30 && out.r14 == 0x3F8 &&
                 out.r15 == 'A' && out.rdx == 0,
                 "VMCALL exit registers: RAX %llu RCX %#llx R11 %llu R14 %#llx R15 %#llx RDX %#llx"
@@ -76,14 +76,14 @@ static void test_initial_state_and_vmcall(void)
      * RDX (not exposed) keeps the guest's value. */
     r = (struct tdx_regs){ .rax = TDH_VP_ENTER, .rcx = e.td.vp[1].tdvpr, .r10 = 0,
                            .r11 = 0x1234, .rdx = 0x5555 };
-    TDXT_EXPECT(tdx_vp_enter(e.p->m, e.td.vp[1].lp, &r, &run), "re-enter");
+    TDXT_EXPECT(tdxt_vp_enter(e.p->m, e.td.vp[1].lp, &r, &run), "re-enter");
     TDXT_EXPECT(run.state->gpr[0] == 0 && run.state->gpr[11] == 0x1234 &&
                 run.state->gpr[2] == 0xDEAD,
                 "VMCALL results in the guest: RAX %#llx R11 %#llx RDX %#llx",
                 (unsigned long long)run.state->gpr[0], (unsigned long long)run.state->gpr[11],
                 (unsigned long long)run.state->gpr[2]);
     x = (struct tdx_td_exit){ .reason = 1, .intr_info = 0x800000ef };
-    tdx_vp_exit(e.p->m, &run, &x, &out);
+    tdx_vp_exit(&run, &x, &out);
     TDXT_EXPECT(out.rax == 1 && out.r9 == 0x800000ef, "external-interrupt exit: RAX %llu R9 %#llx",
                 (unsigned long long)out.rax, (unsigned long long)out.r9);
     TDXT_EXPECT(tdx_module_stats(e.p->m)->success[TDH_VP_ENTER] == 2,
@@ -92,11 +92,11 @@ static void test_initial_state_and_vmcall(void)
 
     /* A failing VP.ENTER completes in the core: status in RAX. */
     r = (struct tdx_regs){ .rax = TDH_VP_ENTER, .rcx = e.td.tdr };
-    TDXT_EXPECT(!tdx_vp_enter(e.p->m, 0, &r, &run) &&
+    TDXT_EXPECT(!tdxt_vp_enter(e.p->m, 0, &r, &run) &&
                 r.rax == (TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_RCX),
                 "VP.ENTER of a TDR: %#llx", (unsigned long long)r.rax);
     r = (struct tdx_regs){ .rax = TDH_VP_ENTER | (1 << 16), .rcx = e.td.vp[1].tdvpr };
-    TDXT_EXPECT(!tdx_vp_enter(e.p->m, 1, &r, &run) &&
+    TDXT_EXPECT(!tdxt_vp_enter(e.p->m, 1, &r, &run) &&
                 r.rax == (TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX), "VP.ENTER version 1");
     st_expect_invariants(&e, "after runs");
     st_teardown(&e);
@@ -115,46 +115,46 @@ static void test_accept_exit_and_retry(void)
     TDXT_EXPECT_STATUS(finalize(&e), TDX_SUCCESS, "finalize");
     st_map_pt(&e, GPA);
     r = (struct tdx_regs){ .rax = TDH_VP_ENTER, .rcx = e.td.vp[0].tdvpr };
-    TDXT_EXPECT(tdx_vp_enter(e.p->m, e.td.vp[0].lp, &r, &run), "enter");
+    TDXT_EXPECT(tdxt_vp_enter(e.p->m, e.td.vp[0].lp, &r, &run), "enter");
     r = (struct tdx_regs){ .rax = TDG_MEM_PAGE_ACCEPT, .rcx = GPA };
-    TDXT_EXPECT(tdx_td_tdcall(e.p->m, &run, &r, &x) == TDX_TD_TDCALL_EXIT_RETRY &&
+    TDXT_EXPECT(tdx_tdcall(&run, &r, &x) == TDX_TDCALL_EXIT_RETRY &&
                 x.reason == 48 && x.gpa == GPA && (x.ext_qualification & 0xF) == 1,
                 "ACCEPT before AUG: EPT violation exit of type ACCEPT (reason %u ext %#llx)",
                 x.reason, (unsigned long long)x.ext_qualification);
-    tdx_vp_exit(e.p->m, &run, &x, &out);
+    tdx_vp_exit(&run, &x, &out);
     TDXT_EXPECT(out.rax == 48 && out.r8 == GPA, "exit registers for KVM's EPT handler");
     /* KVM: PAGE.AUG, then re-enter; the TDCALL runs again and succeeds. */
     TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_PAGE_AUG, GPA, 0, tdt_page(), NULL),
                        TDX_SUCCESS, "AUG");
     r = (struct tdx_regs){ .rax = TDH_VP_ENTER, .rcx = e.td.vp[0].tdvpr };
-    TDXT_EXPECT(tdx_vp_enter(e.p->m, e.td.vp[0].lp, &r, &run), "re-enter");
-    TDXT_EXPECT(tdx_td_translate_private(&run, GPA, TDX_TD_ACCESS_READ, &hpa, &x) ==
+    TDXT_EXPECT(tdxt_vp_enter(e.p->m, e.td.vp[0].lp, &r, &run), "re-enter");
+    TDXT_EXPECT(tdx_td_translate_private(&run, GPA, TDX_ACCESS_READ, &hpa, &x) ==
                 TDX_TD_XLATE_VE, "PENDING page before ACCEPT: #VE (SEPT_VE_DISABLE clear)");
     /* A second #VE before the guest read the first one's info: TD exit. */
-    TDXT_EXPECT(tdx_td_translate_private(&run, GPA, TDX_TD_ACCESS_READ, &hpa, &x) ==
+    TDXT_EXPECT(tdx_td_translate_private(&run, GPA, TDX_ACCESS_READ, &hpa, &x) ==
                 TDX_TD_XLATE_EXIT && x.reason == 48, "#VE while VE info is valid: exit");
     r = (struct tdx_regs){ .rax = TDG_VP_VEINFO_GET };
-    TDXT_EXPECT(tdx_td_tdcall(e.p->m, &run, &r, &x) == TDX_TD_TDCALL_DONE &&
+    TDXT_EXPECT(tdx_tdcall(&run, &r, &x) == TDX_TDCALL_DONE &&
                 r.rax == TDX_SUCCESS && r.rcx == 48 && r.r9 == GPA && r.rdx == 1,
                 "VEINFO.GET: status %#llx reason %llu qual %#llx gpa %#llx",
                 (unsigned long long)r.rax, (unsigned long long)r.rcx,
                 (unsigned long long)r.rdx, (unsigned long long)r.r9);
     r = (struct tdx_regs){ .rax = TDG_VP_VEINFO_GET };
-    tdx_td_tdcall(e.p->m, &run, &r, &x);
+    tdx_tdcall(&run, &r, &x);
     TDXT_EXPECT_STATUS(r.rax, TDX_NO_VALID_VE_INFO, "VEINFO.GET twice");
     r = (struct tdx_regs){ .rax = TDG_VP_INFO };
-    tdx_td_tdcall(e.p->m, &run, &r, &x);
+    tdx_tdcall(&run, &r, &x);
     TDXT_EXPECT(r.rax == TDX_SUCCESS && r.rcx == 48 && r.r9 == 0 && (r.r8 & 0xFFFFFFFF) == 1,
                 "VP.INFO: status %#llx GPAW %llu index %llu vcpus %#llx",
                 (unsigned long long)r.rax, (unsigned long long)r.rcx,
                 (unsigned long long)r.r9, (unsigned long long)r.r8);
     r = (struct tdx_regs){ .rax = TDG_MEM_PAGE_ACCEPT, .rcx = GPA };
-    TDXT_EXPECT(tdx_td_tdcall(e.p->m, &run, &r, &x) == TDX_TD_TDCALL_DONE && r.rax == TDX_SUCCESS,
+    TDXT_EXPECT(tdx_tdcall(&run, &r, &x) == TDX_TDCALL_DONE && r.rax == TDX_SUCCESS,
                 "ACCEPT after AUG: %#llx", (unsigned long long)r.rax);
-    TDXT_EXPECT(tdx_td_translate_private(&run, GPA + 8, TDX_TD_ACCESS_WRITE, &hpa, &x) ==
+    TDXT_EXPECT(tdx_td_translate_private(&run, GPA + 8, TDX_ACCESS_WRITE, &hpa, &x) ==
                 TDX_TD_XLATE_OK && (hpa & 0xFFF) == 8, "accepted page translates");
     x = (struct tdx_td_exit){ .reason = 12 };
-    tdx_vp_exit(e.p->m, &run, &x, &out);
+    tdx_vp_exit(&run, &x, &out);
     st_expect_invariants(&e, "after accept");
     st_teardown(&e);
 }
@@ -179,16 +179,16 @@ static void test_accept_loop_no_zero_step(void)
 
         st_map_pt(&e, gpa);
         r = (struct tdx_regs){ .rax = TDH_VP_ENTER, .rcx = e.td.vp[0].tdvpr };
-        TDXT_EXPECT(tdx_vp_enter(e.p->m, e.td.vp[0].lp, &r, &run),
+        TDXT_EXPECT(tdxt_vp_enter(e.p->m, e.td.vp[0].lp, &r, &run),
                     "entry %u: expected to enter, got status %#llx", i, (unsigned long long)r.rax);
         if (r.rax) {
             break;
         }
         run.state->rip = 0x1000;                     /* the ACCEPT TDCALL */
         r = (struct tdx_regs){ .rax = TDG_MEM_PAGE_ACCEPT, .rcx = gpa };
-        TDXT_EXPECT(tdx_td_tdcall(e.p->m, &run, &r, &x) == TDX_TD_TDCALL_EXIT_RETRY,
+        TDXT_EXPECT(tdx_tdcall(&run, &r, &x) == TDX_TDCALL_EXIT_RETRY,
                     "ACCEPT %u exits", i);
-        tdx_vp_exit(e.p->m, &run, &x, &out);
+        tdx_vp_exit(&run, &x, &out);
         TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_PAGE_AUG, gpa, 0, tdt_page(), NULL),
                            TDX_SUCCESS, "AUG");
     }

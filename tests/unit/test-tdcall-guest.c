@@ -27,7 +27,7 @@ static struct tdx_regs tdcall(struct tdx_regs r)
 {
     struct tdx_td_exit x;
 
-    TDXT_EXPECT(tdx_td_tdcall(e.p->m, &run, &r, &x) == TDX_TD_TDCALL_DONE,
+    TDXT_EXPECT(tdx_tdcall(&run, &r, &x) == TDX_TDCALL_DONE,
                 "leaf %llu completes inside the TD", (unsigned long long)r.rax);
     return r;
 }
@@ -39,7 +39,7 @@ static void setup(void)
     st_setup(&e, 2, 2, true);
     page = st_mapped_page(&e, GPA);
     r = (struct tdx_regs){ .rax = TDH_VP_ENTER, .rcx = e.td.vp[0].tdvpr };
-    TDXT_EXPECT(tdx_vp_enter(e.p->m, e.td.vp[0].lp, &r, &run), "enter: %#llx",
+    TDXT_EXPECT(tdxt_vp_enter(e.p->m, e.td.vp[0].lp, &r, &run), "enter: %#llx",
                 (unsigned long long)r.rax);
 }
 
@@ -249,7 +249,7 @@ int main(void)
     test_report();
     test_vm_vp_rd_wr();
     test_ve_decisions();
-    tdx_vp_exit(e.p->m, &run, &x, &out);
+    tdx_vp_exit(&run, &x, &out);
     st_expect_invariants(&e, "after the guest leaves");
     st_teardown(&e);
     return tdxt_done("test-tdcall-guest");

@@ -7,24 +7,56 @@
 
 #define GPA  0x80000000ULL
 
-static uint64_t enter(struct st_env *e, unsigned i, struct tdx_vp_enter_out *out)
+/* What one TDH.VP.ENTER through the dispatcher gave. */
+struct enter_out {
+    struct tdx_td_run run;
+    struct tdx_vcpu *vcpu;          /* went in */
+    bool synthetic_exit;            /* completed with an exit, no entry */
+    struct tdx_regs exit_regs;
+};
+
+static uint64_t enter_rcx(struct st_env *e, unsigned lp, uint64_t rcx,
+                          struct enter_out *out)
 {
-    return tdx_vp_enter_begin(e->p->m, e->td.vp[i].lp, e->td.vp[i].tdvpr, out);
+    struct tdx_regs r = { .rax = TDH_VP_ENTER, .rcx = rcx };
+
+    memset(out, 0, sizeof(*out));
+    if (tdx_seamcall(e->p->m, lp, &r, &out->run) == TDX_SEAMCALL_ENTER_TD) {
+        out->vcpu = out->run.vcpu;
+        return TDX_SUCCESS;
+    }
+    if (tdx_status_is_error(r.rax)) {
+        return r.rax;
+    }
+    out->synthetic_exit = true;
+    out->exit_regs = r;
+    return TDX_SUCCESS;
 }
 
-static void leave(struct tdx_vp_enter_out *out, enum tdx_vp_exit_kind kind,
-                  uint64_t gpa, uint64_t entry_rip, uint64_t exit_rip)
+static uint64_t enter(struct st_env *e, unsigned i, struct enter_out *out)
 {
-    struct tdx_vp_exit_info x = {
-        .kind = kind, .gpa = gpa, .entry_rip = entry_rip, .exit_rip = exit_rip,
-    };
+    return enter_rcx(e, e->td.vp[i].lp, e->td.vp[i].tdvpr, out);
+}
 
-    tdx_vp_enter_end(out->vcpu, &x);
+/* TD exit at exit_rip of a run that started at entry_rip: a private EPT
+ * violation at gpa when `ept`, else an external interrupt. */
+static void leave(struct enter_out *out, bool ept, uint64_t gpa,
+                  uint64_t entry_rip, uint64_t exit_rip)
+{
+    struct tdx_td_exit x = {
+        .reason = ept ? TDX_EXIT_REASON_EPT_VIOLATION : TDX_EXIT_REASON_EXT_INTR,
+        .gpa = gpa,
+    };
+    struct tdx_regs regs;
+
+    out->run.entry_rip = entry_rip;
+    out->run.state->rip = exit_rip;
+    tdx_vp_exit(&out->run, &x, &regs);
 }
 
 static void test_enter_basic(void)
 {
-    struct tdx_vp_enter_out out;
+    struct enter_out out, first;
     struct st_env e;
     struct tdx_vcpu *v;
     struct tdx_regs r;
@@ -33,18 +65,19 @@ static void test_enter_basic(void)
     TDXT_EXPECT_STATUS(enter(&e, 0, &out), TDX_OP_STATE_INCORRECT, "enter before FINALIZE");
     r = (struct tdx_regs){ .rcx = e.td.tdr };
     TDXT_EXPECT_STATUS(tdt_call(e.p, 0, TDH_MR_FINALIZE, &r), TDX_SUCCESS, "finalize");
-    TDXT_EXPECT_STATUS(tdx_vp_enter_begin(e.p->m, 0, e.td.vp[0].tdvpr | 1, &out),
+    TDXT_EXPECT_STATUS(enter_rcx(&e, 0, e.td.vp[0].tdvpr | 1, &out),
                        TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX, "reserved RCX bits");
-    TDXT_EXPECT_STATUS(tdx_vp_enter_begin(e.p->m, 0, e.td.vp[0].tdvpr | (1ULL << 53), &out),
+    TDXT_EXPECT_STATUS(enter_rcx(&e, 0, e.td.vp[0].tdvpr | (1ULL << 53), &out),
                        TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX, "resume L1 without L2");
-    TDXT_EXPECT_STATUS(tdx_vp_enter_begin(e.p->m, 0, e.td.tdr, &out),
+    TDXT_EXPECT_STATUS(enter_rcx(&e, 0, e.td.tdr, &out),
                        TDX_PAGE_METADATA_INCORRECT | TDX_OPERAND_ID_RCX, "TDR as TDVPR");
-    TDXT_EXPECT_STATUS(tdx_vp_enter_begin(e.p->m, 1, e.td.vp[0].tdvpr, &out),
+    TDXT_EXPECT_STATUS(enter_rcx(&e, 1, e.td.vp[0].tdvpr, &out),
                        TDX_VCPU_ASSOCIATED, "vCPU 0 is associated with LP 0");
     TDXT_EXPECT_STATUS(enter(&e, 0, &out), TDX_SUCCESS, "enter");
     v = out.vcpu;
-    TDXT_EXPECT(!out.synthetic_exit && v && out.td == e.obj && out.sept_root &&
-                out.sept_root_level == 3 && out.gpa_width == 48, "enter outputs");
+    TDXT_EXPECT(!out.synthetic_exit && v && out.run.td == e.obj &&
+                out.run.state == &v->arch && out.run.m == e.p->m &&
+                out.run.gpa_width == 48, "enter outputs");
     TDXT_EXPECT(v->state == TDX_VCPU_ACTIVE, "ACTIVE in the TD");
     TDXT_EXPECT(atomic_load(&e.obj->epoch_refcount[atomic_load(&e.obj->td_epoch) & 1]) == 1,
                 "counted in the epoch");
@@ -55,20 +88,21 @@ static void test_enter_basic(void)
     r = (struct tdx_regs){ .rcx = e.td.vp[0].tdvpr };
     TDXT_EXPECT_STATUS(tdt_call(e.p, 0, TDH_VP_FLUSH, &r),
                        TDX_OPERAND_BUSY | TDX_OPERAND_ID_RCX, "VP.FLUSH while in");
+    first = out;
     TDXT_EXPECT_STATUS(enter(&e, 0, &out), TDX_VCPU_STATE_INCORRECT, "enter twice");
     /* S-EPT leaves (TDR shared) run alongside. */
     st_map_pt(&e, GPA);
-    leave(&(struct tdx_vp_enter_out){ .vcpu = v }, TDX_VP_EXIT_OTHER, 0, 0x1000, 0x1004);
+    leave(&first, false, 0, 0x1000, 0x1004);
     TDXT_EXPECT(v->state == TDX_VCPU_READY, "READY after exit");
     st_expect_invariants(&e, "after exit");
     /* Same epoch, same LP: no flush needed. */
     TDXT_EXPECT_STATUS(enter(&e, 0, &out), TDX_SUCCESS, "re-enter");
-    TDXT_EXPECT(!out.flush_tlb, "no flush without a new epoch");
-    leave(&out, TDX_VP_EXIT_OTHER, 0, 0, 4);
+    TDXT_EXPECT(!out.run.flush_tlb, "no flush without a new epoch");
+    leave(&out, false, 0, 0, 4);
     TDXT_EXPECT_STATUS(st_track(&e, 1), TDX_SUCCESS, "TRACK");
     TDXT_EXPECT_STATUS(enter(&e, 0, &out), TDX_SUCCESS, "enter after TRACK");
-    TDXT_EXPECT(out.flush_tlb, "new epoch -> flush");
-    leave(&out, TDX_VP_EXIT_OTHER, 0, 0, 4);
+    TDXT_EXPECT(out.run.flush_tlb, "new epoch -> flush");
+    leave(&out, false, 0, 0, 4);
     st_expect_invariants(&e, "basic");
     st_teardown(&e);
 }
@@ -80,7 +114,7 @@ static void test_enter_lock_rows(void)
 
     for (unsigned i = 0; i < tdx_sept_lock_table_count; i++) {
         const struct tdx_lock_row *row = &tdx_sept_lock_rows[i];
-        struct tdx_vp_enter_out out;
+        struct enter_out out;
         struct st_env e;
         enum tdx_named_lock what;
         uint64_t key;
@@ -108,7 +142,7 @@ static void test_enter_lock_rows(void)
             struct tdx_vp_priv *p;
 
             TDXT_EXPECT_STATUS(enter(&e, 0, &out), TDX_SUCCESS, "prime");
-            leave(&out, TDX_VP_EXIT_OTHER, 0, 0, 0);
+            leave(&out, false, 0, 0, 0);
             p = tdt_vobj(e.p, e.td.vp[0].tdvpr)->priv;
             p->epf_n = 1;
             p->epf_gpa[0] = GPA;
@@ -126,8 +160,7 @@ static void test_enter_lock_rows(void)
                     "%s: nothing changed", name);
         tdx_inject_release_hold(e.p->m, id);
         TDXT_EXPECT_STATUS(enter(&e, 0, &out), TDX_SUCCESS, "enter after release");
-        tdx_vp_enter_running(out.vcpu);
-        leave(&out, TDX_VP_EXIT_OTHER, 0, 0, 4);
+        leave(&out, false, 0, 0, 4);
         st_expect_invariants(&e, name);
         st_teardown(&e);
     }
@@ -137,7 +170,7 @@ static void test_enter_lock_rows(void)
 /* BLOCK -> TRACK -> REMOVE with vCPUs in the TD (facts zero-step.md 2.5). */
 static void test_tlb_tracking(void)
 {
-    struct tdx_vp_enter_out o0, o1;
+    struct enter_out o0, o1;
     struct st_env e;
     struct tdx_regs r;
     uint64_t page;
@@ -158,13 +191,13 @@ static void test_tlb_tracking(void)
     TDXT_EXPECT_STATUS(enter(&e, 1, &o1), TDX_SUCCESS, "vCPU 1 enters in E+1");
     TDXT_EXPECT_STATUS(st_leaf(&e, 2, TDH_MEM_PAGE_REMOVE, GPA, 0, 0, NULL),
                        TDX_TLB_TRACKING_NOT_DONE | TDX_OPERAND_ID_RCX, "still vCPU 0");
-    leave(&o0, TDX_VP_EXIT_OTHER, 0, 0, 4);
+    leave(&o0, false, 0, 0, 4);
     TDXT_EXPECT_STATUS(st_leaf(&e, 2, TDH_MEM_PAGE_REMOVE, GPA, 0, 0, &r), TDX_SUCCESS,
                        "REMOVE after vCPU 0 left");
     TDXT_EXPECT(r.rcx == page, "REMOVE output");
     TDXT_EXPECT_STATUS(st_track(&e, 2), TDX_SUCCESS, "TRACK: E+1 -> E+2");
     TDXT_EXPECT_STATUS(st_track(&e, 2), TDX_PREVIOUS_TLB_EPOCH_BUSY, "vCPU 1 still in E+1");
-    leave(&o1, TDX_VP_EXIT_OTHER, 0, 0, 4);
+    leave(&o1, false, 0, 0, 4);
     TDXT_EXPECT_STATUS(st_track(&e, 2), TDX_SUCCESS, "TRACK after vCPU 1 left");
     st_expect_invariants(&e, "tracking");
     st_teardown(&e);
@@ -173,32 +206,33 @@ static void test_tlb_tracking(void)
 static void test_epf_filter_unit(void)
 {
     struct tdx_vp_priv p;
-    struct tdx_vp_exit_info x = { .kind = TDX_VP_EXIT_EPT_PRIVATE, .entry_rip = 0x100,
-                                  .exit_rip = 0x100 };
+    struct { bool ept; uint64_t gpa, entry_rip, exit_rip; } x = {
+        .ept = true, .entry_rip = 0x100, .exit_rip = 0x100,
+    };
 
     memset(&p, 0, sizeof(p));
     for (int i = 0; i < TDX_EPF_THRESHOLD; i++) {
         x.gpa = 0x1000;
-        tdx_vp_epf_log(&p, &x);
+        tdx_vp_epf_log(&p, x.entry_rip, x.exit_rip, x.ept, x.gpa);
     }
     TDXT_EXPECT(p.epf_n == 0 && p.epf_count == TDX_EPF_THRESHOLD, "6 exits saturate only");
-    tdx_vp_epf_log(&p, &x);
-    tdx_vp_epf_log(&p, &x);
+    tdx_vp_epf_log(&p, x.entry_rip, x.exit_rip, x.ept, x.gpa);
+    tdx_vp_epf_log(&p, x.entry_rip, x.exit_rip, x.ept, x.gpa);
     TDXT_EXPECT(p.epf_n == 1, "7th logs the GPA once (%u)", p.epf_n);
     for (int i = 0; i < 40; i++) {
         x.gpa = 0x2000 + 0x1000ULL * (uint64_t)i;
-        tdx_vp_epf_log(&p, &x);
+        tdx_vp_epf_log(&p, x.entry_rip, x.exit_rip, x.ept, x.gpa);
     }
     TDXT_EXPECT(p.epf_n == TDX_EPF_LIST_SIZE, "list capped at 32 (%u)", p.epf_n);
-    x.kind = TDX_VP_EXIT_OTHER;
-    tdx_vp_epf_log(&p, &x);
+    x.ept = false;
+    tdx_vp_epf_log(&p, x.entry_rip, x.exit_rip, x.ept, x.gpa);
     TDXT_EXPECT(p.epf_n == TDX_EPF_LIST_SIZE, "same-RIP other exit keeps the list");
     x.exit_rip = 0x104;
-    tdx_vp_epf_log(&p, &x);
+    tdx_vp_epf_log(&p, x.entry_rip, x.exit_rip, x.ept, x.gpa);
     TDXT_EXPECT(p.epf_n == 0 && p.epf_count == 0, "progress resets");
     /* Shared-GPA violations are OTHER for the filter: no counting. */
     x.exit_rip = 0x100;
-    tdx_vp_epf_log(&p, &x);
+    tdx_vp_epf_log(&p, x.entry_rip, x.exit_rip, x.ept, x.gpa);
     TDXT_EXPECT(p.epf_count == 0, "other exits do not count");
 }
 
@@ -206,7 +240,7 @@ static void test_epf_filter_unit(void)
 static void test_zero_step(void)
 {
     const uint64_t rip = 0xFFF0, gpa = GPA + 0x5000;
-    struct tdx_vp_enter_out out;
+    struct enter_out out;
     struct st_env e;
     struct tdx_vcpu *v;
     char err[128];
@@ -217,9 +251,8 @@ static void test_zero_step(void)
     st_map_pt(&e, gpa);
     for (int i = 0; i < TDX_EPF_THRESHOLD + 1; i++) {
         TDXT_EXPECT_STATUS(enter(&e, 0, &out), TDX_SUCCESS, "enter");
-        tdx_vp_enter_running(out.vcpu);
         TDXT_EXPECT(tdx_sept_classify_fault(e.obj, gpa) == TDX_FAULT_EXIT, "FREE exits");
-        leave(&out, TDX_VP_EXIT_EPT_PRIVATE, gpa, rip, rip);
+        leave(&out, true, gpa, rip, rip);
     }
     v = out.vcpu;
     TDXT_EXPECT(((struct tdx_vp_priv *)v->priv)->epf_n == 1, "GPA logged after 7 exits");
@@ -247,11 +280,10 @@ static void test_zero_step(void)
      * hold the entry back (the guest gets a #VE and accepts). */
     TDXT_EXPECT_STATUS(enter(&e, 0, &out), TDX_SUCCESS, "enter");
     TDXT_EXPECT(!out.synthetic_exit, "PENDING (#VE-convertible) does not stop the entry");
-    tdx_vp_enter_running(out.vcpu);
-    leave(&out, TDX_VP_EXIT_OTHER, 0, 0x2000, 0x2000);
+    leave(&out, false, 0, 0x2000, 0x2000);
     TDXT_EXPECT_STATUS(st_accept(&e, 0, gpa, 0, NULL), TDX_SUCCESS, "ACCEPT");
-    /* Now the entry goes through, holding the tree exclusively until the
-     * guest runs: PAGE.AUG / SEPT.ADD / BLOCK on another LP see BUSY|0x92. */
+    /* Now the entry goes through, taking the tree exclusively on its way
+     * in (a shared holder made it BUSY|0x92 above). */
     TDXT_EXPECT_STATUS(enter(&e, 0, &out), TDX_SUCCESS, "enter, filter satisfied");
     TDXT_EXPECT(!out.synthetic_exit, "real entry");
     TDXT_EXPECT(tdx_module_stats(e.p->m)->zero_step_entries >= 1 &&
@@ -260,21 +292,17 @@ static void test_zero_step(void)
                 "got %llu and %llu",
                 (unsigned long long)tdx_module_stats(e.p->m)->zero_step_entries,
                 (unsigned long long)tdx_module_stats(e.p->m)->zero_step_synthetic_exits);
-    TDXT_EXPECT_STATUS(st_leaf(&e, 1, TDH_MEM_PAGE_AUG, gpa + 0x1000, 0, tdt_page(), NULL),
-                       TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT, "AUG vs zero-step entry");
-    TDXT_EXPECT_STATUS(st_leaf(&e, 1, TDH_MEM_SEPT_ADD, GPA + (2ULL << 20), 1, tdt_page(), NULL),
-                       TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT, "SEPT.ADD vs zero-step entry");
-    TDXT_EXPECT_STATUS(st_leaf(&e, 1, TDH_MEM_RANGE_BLOCK, gpa, 0, 0, NULL),
-                       TDX_OPERAND_BUSY | TDX_OPERAND_ID_SEPT, "BLOCK vs zero-step entry");
-    tdx_vp_enter_running(out.vcpu);
+    /* The entry holds the tree exclusive only until the guest runs: by
+     * the time the SEAMCALL hands the vCPU to the CPU it is free again. */
+    TDXT_EXPECT(tdx_lock_is_free(&e.obj->sept_tree_lock), "tree free once in the TD");
     TDXT_EXPECT_STATUS(st_leaf(&e, 1, TDH_MEM_PAGE_AUG, gpa + 0x1000, 0, tdt_page(), NULL),
                        TDX_SUCCESS, "AUG once the guest runs");
     /* Progress (RIP moved) disarms the filter: no tree lock at entry. */
-    leave(&out, TDX_VP_EXIT_OTHER, 0, rip, rip + 3);
+    leave(&out, false, 0, rip, rip + 3);
     id = tdx_inject_hold_lock(e.p->m, TDX_NAMED_SEPT_TREE, e.td.tdr, 0, TDX_LOCK_EXCLUSIVE,
                               0, err, sizeof(err));
     TDXT_EXPECT_STATUS(enter(&e, 0, &out), TDX_SUCCESS, "disarmed: tree not needed");
-    leave(&out, TDX_VP_EXIT_OTHER, 0, 0, 4);
+    leave(&out, false, 0, 0, 4);
     tdx_inject_release_hold(e.p->m, id);
     st_expect_invariants(&e, "zero-step");
     st_teardown(&e);

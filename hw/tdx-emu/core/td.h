@@ -283,6 +283,12 @@ static inline struct tdx_td *tdx_td_of(struct tdx_module *m, uint64_t tdr_pa)
 #define TDX_EPF_THRESHOLD     6     /* Intel STEPPING_EPF_THRESHOLD */
 #define TDX_EPF_LIST_SIZE     32    /* Intel EPF_GPA_LIST_SIZE */
 
+/* Zero-step filter update at a TD exit (tdx_vp_exit; exposed for tests):
+ * `private_ept` = an EPT violation on a private GPA that goes to the host. */
+struct tdx_vp_priv;
+void tdx_vp_epf_log(struct tdx_vp_priv *p, uint64_t entry_rip, uint64_t exit_rip,
+                    bool private_ept, uint64_t gpa);
+
 /* Per-vCPU state of the VP.ENTER family (struct tdx_vcpu.priv). */
 struct tdx_vp_priv {
     /* zero-step filter */

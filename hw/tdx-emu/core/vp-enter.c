@@ -252,8 +252,7 @@ uint64_t tdx_leaf_vp_enter(struct tdx_call *c, struct tdx_regs *r)
     return TDX_SUCCESS;
 }
 
-/* Zero-step filter update at a TD exit. */
-static void epf_log(struct tdx_vp_priv *p, uint64_t entry_rip, uint64_t exit_rip,
+void tdx_vp_epf_log(struct tdx_vp_priv *p, uint64_t entry_rip, uint64_t exit_rip,
                     bool private_ept, uint64_t gpa)
 {
     /* Forward progress since the entry ends any suspicion. */
@@ -322,7 +321,7 @@ void tdx_vp_exit(struct tdx_td_run *run, const struct tdx_td_exit *e,
     }
 
     if (p && atomic_load(&p->in_td)) {
-        epf_log(p, run->entry_rip, v->arch.rip, private_ept, e->gpa);
+        tdx_vp_epf_log(p, run->entry_rip, v->arch.rip, private_ept, e->gpa);
         v->state = e->reason == TDX_EXIT_REASON_TRIPLE_FAULT ?
                    TDX_VCPU_DISABLED : TDX_VCPU_READY;
         /* Leave the epoch before the TDR lock goes (TD exit order). */

@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             tdx_inject_add_status_rule(p->m, &rule, err, sizeof(err));
         }
         r.rax = leaf;
-        tdx_seamcall(p->m, rec[0] % (FUZZ_LPS + 1), &r);
+        tdxt_seamcall(p->m, rec[0] % (FUZZ_LPS + 1), &r);
     }
     if (!tdx_core_check_invariants(p->m, err, sizeof(err))) {
         fprintf(stderr, "invariant broken: %s\n", err);

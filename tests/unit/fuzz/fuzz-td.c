@@ -106,13 +106,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 char buf[64];
                 uint64_t in_rcx = r.rcx, in_rdx = r.rdx;
 
-                tdx_seamcall(p->m, lp, &r);
+                tdxt_seamcall(p->m, lp, &r);
                 fprintf(stderr, "%s rcx=%#llx rdx=%#llx -> %s\n",
                         tdx_host_leaf_name(leaves[op]), (unsigned long long)in_rcx,
                         (unsigned long long)in_rdx,
                         tdx_status_format(r.rax, buf, sizeof(buf)));
             } else {
-                tdx_seamcall(p->m, lp, &r);
+                tdxt_seamcall(p->m, lp, &r);
             }
         } else if (op == OP_VP_ENTER) {
             /* A whole run as the CPU side drives it: enter, a guest access
@@ -121,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                       .r10 = r.r8, .r11 = r.r9 };
             struct tdx_td_run run;
 
-            if (tdx_vp_enter(p->m, lp, &enter, &run)) {
+            if (tdxt_vp_enter(p->m, lp, &enter, &run)) {
                 static const uint64_t gleaves[] = {
                     TDG_VP_VMCALL, TDG_MEM_PAGE_ACCEPT, TDG_VP_INFO, 0xFFFF,
                     TDG_MR_RTMR_EXTEND, TDG_VP_VEINFO_GET, TDG_MR_REPORT,
@@ -137,7 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
                 tdx_td_translate_private(&run, r.rdx & ((1ULL << (run.gpa_width - 1)) - 1),
                                          rec[5] & 7, &hpa, &x);
-                if (tdx_td_tdcall(p->m, &run, &g, &x) != TDX_TD_TDCALL_DONE) {
+                if (tdx_tdcall(&run, &g, &x) != TDX_TDCALL_DONE) {
                     run.state->gpr[1] = g.rcx;
                 }
                 switch ((rec[7] >> 4) & 3) {
@@ -179,7 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if ((rec[6] & 0xF0) == 0xF0) {
                     x.reason = 2;                   /* triple fault: vCPU dies */
                 }
-                tdx_vp_exit(p->m, &run, &x, &enter);
+                tdx_vp_exit(&run, &x, &enter);
             }
         } else {
             struct tdx_pamt_entry *e = tdx_pamt_lookup(p->m, r.rdx);

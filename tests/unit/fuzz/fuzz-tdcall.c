@@ -50,14 +50,14 @@ static uint64_t reg(unsigned sel, uint64_t raw)
 static void enter(struct st_env *e, struct vcpu_state *vs, unsigned i)
 {
     vs->enter = (struct tdx_regs){ .rax = TDH_VP_ENTER, .rcx = e->td.vp[i].tdvpr };
-    vs->inside = tdx_vp_enter(e->p->m, e->td.vp[i].lp, &vs->enter, &vs->run);
+    vs->inside = tdxt_vp_enter(e->p->m, e->td.vp[i].lp, &vs->enter, &vs->run);
 }
 
 static void leave(struct st_env *e, struct vcpu_state *vs, uint32_t reason)
 {
     struct tdx_td_exit x = { .reason = reason };
 
-    tdx_vp_exit(e->p->m, &vs->run, &x, &vs->enter);
+    tdx_vp_exit(&vs->run, &x, &vs->enter);
     vs->inside = false;
 }
 
@@ -77,12 +77,12 @@ static void guest_leaf(struct st_env *e, struct vcpu_state *vs, const uint8_t *r
         .r10 = raw, .r11 = raw >> 1,
     };
 
-    switch (tdx_td_tdcall(e->p->m, &vs->run, &g, &x)) {
-    case TDX_TD_TDCALL_DONE:
+    switch (tdx_tdcall(&vs->run, &g, &x)) {
+    case TDX_TDCALL_DONE:
         break;
     default:
         /* The TDCALL exits to the host (VMCALL): as the CPU side would. */
-        tdx_vp_exit(e->p->m, &vs->run, &x, &vs->enter);
+        tdx_vp_exit(&vs->run, &x, &vs->enter);
         vs->inside = false;
         break;
     }
