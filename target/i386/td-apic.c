@@ -29,15 +29,20 @@
 #include "tcg/helper-tcg.h"
 #include "tdx-emu-cpu.h"
 #include "tdx-emu-apic.h"
-#include "hw/tdx-emu/qemu/td-vapic.h"
+#include "hw/tdx-emu/core/td-apic.h"
 
 #define APIC_EOI_OFFSET   0xB0
 #define X2APIC_EOI_INDEX  0x0B          /* (0x80B - 0x800) */
 
+static struct tdx_td_run *run_of(CPUState *cs)
+{
+    return &X86_CPU(cs)->env.tdx_emu_td.run;
+}
+
 void tdx_emu_td_apic_sync(CPUState *cs)
 {
     uint8_t vec;
-    bool want = tdx_emu_td_virq_pending(cs, &vec);
+    bool want = tdx_td_virq_pending(run_of(cs), &vec);
     bool have = qatomic_read(&cs->interrupt_request) & CPU_INTERRUPT_VIRQ;
     bool locked;
 
@@ -81,9 +86,9 @@ void tdx_emu_td_apic_deliver(CPUState *cs)
     CPUX86State *env = cpu_env(cs);
     uint8_t vec;
 
-    if (tdx_emu_td_virq_pending(cs, &vec) && (env->eflags & IF_MASK) &&
+    if (tdx_td_virq_pending(run_of(cs), &vec) && (env->eflags & IF_MASK) &&
         !(env->hflags & HF_INHIBIT_IRQ_MASK)) {
-        vec = tdx_emu_td_virq_ack(cs);
+        vec = tdx_td_virq_ack(run_of(cs)->m, run_of(cs));
         do_interrupt_x86_hardirq(env, vec, 1);
     }
     tdx_emu_td_apic_sync(cs);
@@ -91,23 +96,24 @@ void tdx_emu_td_apic_deliver(CPUState *cs)
 
 bool tdx_emu_td_apic_intr(CPUState *cs, int intno)
 {
-    int nv = tdx_emu_td_pi_vector(cs);
+    int nv = tdx_td_pi_vector(run_of(cs));
 
     if (nv < 0 || intno != nv) {
         return false;
     }
     l1_apic_eoi(X86_CPU(cs));
-    tdx_emu_td_pi_process(cs);
+    tdx_td_pi_process(run_of(cs)->m, run_of(cs));
     tdx_emu_td_apic_deliver(cs);
     return true;
 }
 
-static int map_result(TdxEmuTdApicMsr r)
+/* The core's answer as the CPU's MSR hook result (tdx-emu-cpu.h). */
+static int map_result(enum tdx_vapic_msr r)
 {
     switch (r) {
-    case TDX_EMU_TD_APIC_MSR_DONE:
+    case TDX_VAPIC_MSR_DONE:
         return TDX_EMU_MSR_HANDLED;
-    case TDX_EMU_TD_APIC_MSR_GP:
+    case TDX_VAPIC_MSR_GP:
         return TDX_EMU_MSR_GP;
     default:
         return TDX_EMU_MSR_UNHANDLED;
@@ -119,7 +125,7 @@ int tdx_emu_td_apic_rdmsr(CPUX86State *env, uint32_t index, uint64_t *val)
     if (index < 0x800 || index > 0x8FF) {
         return TDX_EMU_MSR_UNHANDLED;
     }
-    return map_result(tdx_emu_td_vapic_rdmsr(env_cpu(env), index, val));
+    return map_result(tdx_td_apic_rdmsr(&env->tdx_emu_td.run, index, val));
 }
 
 int tdx_emu_td_apic_wrmsr(CPUX86State *env, uint32_t index, uint64_t val)
@@ -129,7 +135,8 @@ int tdx_emu_td_apic_wrmsr(CPUX86State *env, uint32_t index, uint64_t val)
     if (index < 0x800 || index > 0x8FF) {
         return TDX_EMU_MSR_UNHANDLED;
     }
-    r = map_result(tdx_emu_td_vapic_wrmsr(env_cpu(env), index, val));
+    r = map_result(tdx_td_apic_wrmsr(env->tdx_emu_td.run.m, &env->tdx_emu_td.run,
+                                       index, val));
     if (r == TDX_EMU_MSR_HANDLED) {
         /* EOI, TPR or self-IPI may have made a vector deliverable. */
         tdx_emu_td_apic_sync(env_cpu(env));

@@ -1,5 +1,7 @@
 /*
- * tdx-emu: TD-guest mode, the CPU half (contract: hw/tdx-emu/qemu/td-guest.h).
+ * tdx-emu: TD-guest mode, the CPU's side of a TD run (contract with the
+ * module core: struct tdx_td_run and the entry points in
+ * hw/tdx-emu/core/tdx-core.h; life of a run: tdx-emu-td.h).
  *
  * A TD vCPU runs on the TCG vCPU of the L1 logical processor that executed
  * TDH.VP.ENTER, like an SVM guest after VMRUN (svm_helper.c): entry saves
@@ -8,9 +10,9 @@
  * In between:
  *
  *  - address translation: the TD's page walk and final addresses go
- *    through MMU_NESTED_IDX, whose fills (excp_helper.c) ask the glue
+ *    through MMU_NESTED_IDX, whose fills (excp_helper.c) ask td-ept.c
  *    (tdx_emu_td_translate) instead of walking an NPT;
- *  - TDCALL goes to the glue (tdx_emu_tdcall);
+ *  - TDCALL goes to the module core (tdx_tdcall);
  *  - L1 interrupts, INIT, SMI and triple fault end the run, except the
  *    posted-interrupt notification vector, which td-apic.c consumes
  *    (virtual interrupts then reach the TD through its IDT);
@@ -37,34 +39,16 @@
 #include "tcg/helper-tcg.h"
 #include "tdx-emu-td.h"
 #include "tdx-emu-apic.h"
-#include "hw/tdx-emu/qemu/td-guest.h"
-
-/* VMX basic exit reasons (SDM vol. 3, appendix C) */
-enum {
-    TD_EXIT_NMI            = 0,
-    TD_EXIT_EXT_INTR       = 1,
-    TD_EXIT_TRIPLE_FAULT   = 2,
-    TD_EXIT_INIT           = 3,
-    TD_EXIT_OTHER_SMI      = 6,
-    TD_EXIT_HLT            = 12,
-    TD_EXIT_EPT_VIOLATION  = 48,
-    TD_EXIT_TDCALL         = 77,
-};
 
 #define EXCP_VE 20
-
-/* VM-exit interruption information: vector | type << 8 | valid */
-#define INTR_INFO_VALID     (1u << 31)
-#define INTR_TYPE_EXT_INTR  (0u << 8)
-#define INTR_TYPE_NMI       (2u << 8)
 
 /* The bits of SegmentCache.flags that are descriptor attributes. */
 #define SEG_ATTR_MASK 0x00ffff00u
 
 QEMU_BUILD_BUG_ON(sizeof(struct tdx_vcpu_arch) > TDX_EMU_L1_SAVE_SIZE);
-QEMU_BUILD_BUG_ON(TDX_EMU_TD_READ != PAGE_READ ||
-                  TDX_EMU_TD_WRITE != PAGE_WRITE ||
-                  TDX_EMU_TD_FETCH != PAGE_EXEC);
+QEMU_BUILD_BUG_ON(TDX_ACCESS_READ != PAGE_READ ||
+                  TDX_ACCESS_WRITE != PAGE_WRITE ||
+                  TDX_ACCESS_FETCH != PAGE_EXEC);
 
 static struct tdx_vcpu_arch *td_l1_save(CPUX86State *env)
 {
@@ -248,18 +232,17 @@ G_NORETURN void tdx_emu_td_enter(CPUX86State *env, uint64_t l1_next_rip)
     CPUState *cs = env_cpu(env);
     TdxEmuTdState *td = &env->tdx_emu_td;
 
-    g_assert(td->entry.state);
+    g_assert(td->run.state);
     env->eip = l1_next_rip;
     state_store(env, td_l1_save(env));
     td->l1_rip = l1_next_rip;
-    td->xlate_fail = TDX_EMU_TD_XLATE_OK;
+    td->xlate_fail = TDX_TD_XLATE_OK;
     td->in_td = true;
-    state_load(env, td->entry.state);
-    td->entry_rip = env->eip;
+    state_load(env, td->run.state);
     /* A virtual interrupt left pending by the last run is due again. */
     tdx_emu_td_apic_sync(cs);
     /*
-     * Always flush, whatever entry.flush_tlb says: the TLB (all MMU indexes
+     * Always flush, whatever run.flush_tlb says: the TLB (all MMU indexes
      * including MMU_NESTED_IDX) holds L1 translations, and TCG tags nothing
      * by world or by TD.
      */
@@ -273,17 +256,17 @@ G_NORETURN void tdx_emu_td_enter(CPUX86State *env, uint64_t l1_next_rip)
  * goes back to the core, L1's state comes back, and L1's SEAMCALL completes
  * with TDH.VP.ENTER's outputs.
  */
-static G_NORETURN void td_exit(CPUX86State *env, TdxEmuTdExit *exit)
+static G_NORETURN void td_exit(CPUX86State *env, const struct tdx_td_exit *exit)
 {
     CPUState *cs = env_cpu(env);
     TdxEmuTdState *td = &env->tdx_emu_td;
     struct tdx_regs out = { 0 };
 
-    exit->entry_rip = td->entry_rip;
-    state_store(env, td->entry.state);
+    state_store(env, td->run.state);
     /* VIRQ mirrors the TD's virtual APIC; L1 must not see it. */
     cpu_reset_interrupt(cs, CPU_INTERRUPT_VIRQ);
-    tdx_emu_td_exit(cs, exit, &out);
+    /* TDH.VP.ENTER completes: the core turns the exit into its outputs. */
+    tdx_vp_exit(&td->run, exit, &out);
 
     td->in_td = false;
     state_load(env, td_l1_save(env));
@@ -292,8 +275,8 @@ static G_NORETURN void td_exit(CPUX86State *env, TdxEmuTdExit *exit)
     /* SEAMRET: VMsucceed, CF = ZF = 0 (and the other arithmetic flags). */
     CC_SRC = 0;
     CC_OP = CC_OP_EFLAGS;
-    memset(&td->entry, 0, sizeof(td->entry));
-    td->xlate_fail = TDX_EMU_TD_XLATE_OK;
+    memset(&td->run, 0, sizeof(td->run));
+    td->xlate_fail = TDX_TD_XLATE_OK;
     tlb_flush(cs);
     cs->exception_index = -1;
     cpu_loop_exit(cs);
@@ -305,7 +288,7 @@ bool tdx_emu_td_stage2(CPUX86State *env, uint64_t gpa, int access_type,
                        uint64_t *hpa, int *prot)
 {
     TdxEmuTdState *td = &env->tdx_emu_td;
-    TdxEmuTdXlate r;
+    enum tdx_td_xlate r;
     int access;
 
     /*
@@ -317,18 +300,18 @@ bool tdx_emu_td_stage2(CPUX86State *env, uint64_t gpa, int access_type,
      */
     switch (access_type) {
     case MMU_DATA_LOAD:
-        access = TDX_EMU_TD_READ;
+        access = TDX_ACCESS_READ;
         break;
     case MMU_DATA_STORE:
-        access = TDX_EMU_TD_READ | TDX_EMU_TD_WRITE;
+        access = TDX_ACCESS_READ | TDX_ACCESS_WRITE;
         break;
     default:
-        access = TDX_EMU_TD_FETCH;
+        access = TDX_ACCESS_FETCH;
         break;
     }
-    td->xlate_exit = (TdxEmuTdExit) { 0 };
-    r = tdx_emu_td_translate(env_cpu(env), gpa, access, hpa, &td->xlate_exit);
-    if (r == TDX_EMU_TD_XLATE_OK) {
+    td->xlate_exit = (struct tdx_td_exit) { 0 };
+    r = tdx_emu_td_translate(env, gpa, access, hpa, &td->xlate_exit);
+    if (r == TDX_TD_XLATE_OK) {
         *prot = access;
         return true;
     }
@@ -339,17 +322,17 @@ bool tdx_emu_td_stage2(CPUX86State *env, uint64_t gpa, int access_type,
 G_NORETURN void tdx_emu_td_stage2_fault(CPUX86State *env, uintptr_t retaddr)
 {
     TdxEmuTdState *td = &env->tdx_emu_td;
-    TdxEmuTdExit exit = td->xlate_exit;
+    struct tdx_td_exit exit = td->xlate_exit;
     int kind = td->xlate_fail;
 
-    td->xlate_fail = TDX_EMU_TD_XLATE_OK;
-    if (kind == TDX_EMU_TD_XLATE_VE) {
+    td->xlate_fail = TDX_TD_XLATE_OK;
+    if (kind == TDX_TD_XLATE_VE) {
         /* A fault: RIP stays on the instruction, no error code. */
         raise_exception_ra(env, EXCP_VE, retaddr);
     }
-    if (kind != TDX_EMU_TD_XLATE_EXIT) {
+    if (kind != TDX_TD_XLATE_EXIT) {
         /* Not reached: a failure is always recorded first. Exit anyway. */
-        exit = (TdxEmuTdExit) { .reason = TD_EXIT_EPT_VIOLATION };
+        exit = (struct tdx_td_exit) { .reason = TDX_EXIT_REASON_EPT_VIOLATION };
     }
     if (retaddr) {
         cpu_restore_state(env_cpu(env), retaddr);
@@ -361,7 +344,7 @@ G_NORETURN void tdx_emu_td_stage2_fault(CPUX86State *env, uintptr_t retaddr)
 
 void tdx_emu_td_tdcall(CPUX86State *env, int insn_len, uintptr_t retaddr)
 {
-    TdxEmuTdExit exit = { .reason = TD_EXIT_TDCALL };
+    struct tdx_td_exit exit = { 0 };
     struct tdx_regs r;
 
     if (!tdx_emu_in_td(env)) {
@@ -371,15 +354,15 @@ void tdx_emu_td_tdcall(CPUX86State *env, int insn_len, uintptr_t retaddr)
         raise_exception_err_ra(env, EXCP0D_GPF, 0, retaddr);
     }
     tdx_emu_regs_get(env, &r);
-    switch (tdx_emu_tdcall(env_cpu(env), &r, &exit)) {
-    case TDX_EMU_TDCALL_DONE:
+    switch (tdx_tdcall(&env->tdx_emu_td.run, &r, &exit)) {
+    case TDX_TDCALL_DONE:
         tdx_emu_regs_set(env, &r);
         return;                         /* the TB ends after TDCALL */
-    case TDX_EMU_TDCALL_EXIT:
+    case TDX_TDCALL_EXIT:
         /* The TD resumes after the TDCALL once the host re-enters it. */
         env->eip += insn_len;
         break;
-    case TDX_EMU_TDCALL_EXIT_RETRY:
+    case TDX_TDCALL_EXIT_RETRY:
         /* The TDCALL runs again after re-entry (RIP stays on it). */
         break;
     }
@@ -391,17 +374,17 @@ void tdx_emu_td_tdcall(CPUX86State *env, int insn_len, uintptr_t retaddr)
 bool tdx_emu_td_exec_interrupt(CPUState *cs, int interrupt_request)
 {
     CPUX86State *env = cpu_env(cs);
-    TdxEmuTdExit exit = { 0 };
+    struct tdx_td_exit exit = { 0 };
     int intno;
 
     if (interrupt_request & CPU_INTERRUPT_SMI) {
         /* Left pending: L1 takes it (enters SMM) right after the exit. */
-        exit.reason = TD_EXIT_OTHER_SMI;
+        exit.reason = TDX_EXIT_REASON_OTHER_SMI;
     } else if (interrupt_request & CPU_INTERRUPT_NMI) {
         /* Consumed: L1 KVM runs its NMI handler from the exit info. */
         cs->interrupt_request &= ~CPU_INTERRUPT_NMI;
-        exit.reason = TD_EXIT_NMI;
-        exit.intr_info = EXCP02_NMI | INTR_TYPE_NMI | INTR_INFO_VALID;
+        exit.reason = TDX_EXIT_REASON_NMI;
+        exit.intr_info = EXCP02_NMI | TDX_INTR_TYPE_NMI | TDX_INTR_INFO_VALID;
     } else if (interrupt_request & CPU_INTERRUPT_HARD) {
         /* Acknowledged on exit, as x86_cpu_exec_interrupt() would. */
         cs->interrupt_request &= ~(CPU_INTERRUPT_HARD | CPU_INTERRUPT_VIRQ);
@@ -413,8 +396,8 @@ bool tdx_emu_td_exec_interrupt(CPUState *cs, int interrupt_request)
         if (tdx_emu_td_apic_intr(cs, intno)) {
             return true;                /* PI notification: no exit */
         }
-        exit.reason = TD_EXIT_EXT_INTR;
-        exit.intr_info = (intno & 0xff) | INTR_TYPE_EXT_INTR | INTR_INFO_VALID;
+        exit.reason = TDX_EXIT_REASON_EXT_INTR;
+        exit.intr_info = (intno & 0xff) | TDX_INTR_TYPE_EXT_INTR | TDX_INTR_INFO_VALID;
     } else if (interrupt_request & CPU_INTERRUPT_VIRQ) {
         /* Ours while in a TD (never SVM's): a virtual interrupt. */
         tdx_emu_td_apic_deliver(cs);
@@ -427,7 +410,7 @@ bool tdx_emu_td_exec_interrupt(CPUState *cs, int interrupt_request)
 
 void tdx_emu_td_intercept(CPUX86State *env, uint32_t svm_type)
 {
-    TdxEmuTdExit exit = { .reason = TD_EXIT_INIT };
+    struct tdx_td_exit exit = { .reason = TDX_EXIT_REASON_INIT };
 
     if (svm_type == SVM_EXIT_INIT) {
         /* Left pending: QEMU INITs L1 right after the exit. */
@@ -444,7 +427,7 @@ G_NORETURN void tdx_emu_td_hlt(CPUX86State *env)
 
 G_NORETURN void tdx_emu_td_triple_fault(CPUX86State *env, uintptr_t retaddr)
 {
-    TdxEmuTdExit exit = { .reason = TD_EXIT_TRIPLE_FAULT };
+    struct tdx_td_exit exit = { .reason = TDX_EXIT_REASON_TRIPLE_FAULT };
 
     if (retaddr) {
         cpu_restore_state(env_cpu(env), retaddr);

@@ -2,7 +2,7 @@
  * tdx-emu: TD-guest mode, #VE for the instructions a TDX module
  * virtualizes that way (CPUID outside the module's table, port I/O, HLT,
  * MSRs on the #VE list). The decision and VE_INFO belong to the module
- * core (hw/tdx-emu/core/td-ve.h, through the glue's tdx_emu_td_ve()); this
+ * core (hw/tdx-emu/core/td-ve.h, tdx_td_ve()); this
  * file finds the instruction's length and I/O qualification and raises
  * the exception the module would inject: #VE (vector 20) as a fault, RIP
  * on the instruction, or #DF when VE_INFO is still valid.
@@ -19,7 +19,7 @@
 #include "exec/cpu_ldst.h"
 #include "tcg/helper-tcg.h"
 #include "tdx-emu-td.h"
-#include "hw/tdx-emu/qemu/td-guest.h"
+#include "hw/tdx-emu/core/td-ve.h"
 
 #define EXCP_VE 20
 
@@ -90,6 +90,14 @@ static unsigned decode(CPUX86State *env, uint64_t *io_qual)
     }
 }
 
+/* The module's decision for an intercepted instruction of the TD. */
+static enum tdx_ve_action td_ve(CPUX86State *env, const struct tdx_ve_event *ev)
+{
+    const struct tdx_td_run *run = &env->tdx_emu_td.run;
+
+    return tdx_td_ve(run->m, run->vcpu, ev);
+}
+
 static unsigned cpl_of(CPUX86State *env)
 {
     return env->hflags & HF_CPL_MASK;
@@ -99,13 +107,13 @@ void tdx_emu_td_ve_intercept(CPUX86State *env, uint32_t type, uint64_t param,
                              uintptr_t retaddr)
 {
     struct tdx_ve_event ev = { .cpl = cpl_of(env) };
-    struct tdx_vcpu *v = env->tdx_emu_td.entry.vcpu;
+    struct tdx_vcpu *v = env->tdx_emu_td.run.vcpu;
     uint64_t unused = 0;
     enum tdx_ve_action a;
 
     switch (type) {
     case SVM_EXIT_CPUID:
-        ev.exit_reason = TDX_VE_EXIT_CPUID;
+        ev.exit_reason = TDX_EXIT_REASON_CPUID;
         ev.leaf = env->regs[R_EAX];
         ev.subleaf = env->regs[R_ECX];
         if (!tdx_ve_cpuid_faults(v, ev.leaf, ev.cpl)) {
@@ -113,7 +121,7 @@ void tdx_emu_td_ve_intercept(CPUX86State *env, uint32_t type, uint64_t param,
         }
         break;
     case SVM_EXIT_MSR:
-        ev.exit_reason = param ? TDX_VE_EXIT_WRMSR : TDX_VE_EXIT_RDMSR;
+        ev.exit_reason = param ? TDX_EXIT_REASON_WRMSR : TDX_EXIT_REASON_RDMSR;
         ev.msr = env->regs[R_ECX];
         if (!tdx_ve_msr_faults(ev.msr, param != 0)) {
             return;
@@ -126,7 +134,7 @@ void tdx_emu_td_ve_intercept(CPUX86State *env, uint32_t type, uint64_t param,
      * disturb the TB that goes on running). */
     cpu_restore_state(env_cpu(env), retaddr);
     ev.instr_len = decode(env, &unused);
-    a = tdx_emu_td_ve(env_cpu(env), &ev);
+    a = td_ve(env, &ev);
     if (a != TDX_VE_NONE) {
         raise_ve_or_df(env, a);
     }
@@ -135,13 +143,13 @@ void tdx_emu_td_ve_intercept(CPUX86State *env, uint32_t type, uint64_t param,
 
 void tdx_emu_td_io(CPUX86State *env, uintptr_t retaddr)
 {
-    struct tdx_ve_event ev = { .exit_reason = TDX_VE_EXIT_IO,
+    struct tdx_ve_event ev = { .exit_reason = TDX_EXIT_REASON_IO,
                                .cpl = cpl_of(env) };
     enum tdx_ve_action a;
 
     cpu_restore_state(env_cpu(env), retaddr);
     ev.instr_len = decode(env, &ev.qualification);
-    a = tdx_emu_td_ve(env_cpu(env), &ev);
+    a = td_ve(env, &ev);
     if (a != TDX_VE_NONE) {
         raise_ve_or_df(env, a);
     }
@@ -149,9 +157,9 @@ void tdx_emu_td_io(CPUX86State *env, uintptr_t retaddr)
 
 G_NORETURN void tdx_emu_td_ve_hlt(CPUX86State *env)
 {
-    struct tdx_ve_event ev = { .exit_reason = TDX_VE_EXIT_HLT, .instr_len = 1,
+    struct tdx_ve_event ev = { .exit_reason = TDX_EXIT_REASON_HLT, .instr_len = 1,
                                .cpl = cpl_of(env) };
 
     env->eip -= 1;                      /* back on the HLT: a fault */
-    raise_ve_or_df(env, tdx_emu_td_ve(env_cpu(env), &ev));
+    raise_ve_or_df(env, td_ve(env, &ev));
 }

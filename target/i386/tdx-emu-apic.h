@@ -1,6 +1,6 @@
 /*
- * tdx-emu: virtual APIC of a TD vCPU, the CPU half (td-apic.c; the glue
- * is hw/tdx-emu/qemu/td-vapic.h, the state lives in the module core).
+ * tdx-emu: virtual APIC of a TD vCPU, the CPU half (td-apic.c; the state
+ * and the rules live in the module core, hw/tdx-emu/core/td-apic.h).
  * Called from td-guest.c (interrupts, entry, exit) and tdx-emu-cpu.c
  * (RDMSR/WRMSR), only while env->tdx_emu_td.in_td. Include after cpu.h.
  *

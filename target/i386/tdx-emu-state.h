@@ -1,7 +1,8 @@
 /*
  * tdx-emu: per-vCPU state of the emulated VMX-root subset and platform
  * configuration. Included by QEMU's target/i386/cpu.h (one patch line), so
- * it must stay free of QEMU includes: plain types only.
+ * it must stay free of QEMU includes: plain types only (the module core's
+ * public header is plain C).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -10,6 +11,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "hw/tdx-emu/core/tdx-core.h"
 
 /*
  * VMX operation of one logical processor. Lives in CPUX86State before
@@ -37,32 +40,10 @@ typedef struct TdxEmuCpuConfig {
 } TdxEmuCpuConfig;
 
 /*
- * TD-guest mode (SEAM non-root operation) of one logical processor. The
- * contract with the glue is hw/tdx-emu/qemu/td-guest.h; its two plain
- * structs live here because CPUX86State embeds them.
+ * TD-guest mode (SEAM non-root operation) of one logical processor: the
+ * run record TDH.VP.ENTER fills (struct tdx_td_run of the module core's
+ * public header, plain C) and what the CPU keeps while the TD runs.
  */
-struct tdx_vcpu;
-struct tdx_vcpu_arch;
-
-/* What the CPU needs to run a TD vCPU (filled by tdx_emu_seamcall). */
-typedef struct TdxEmuTdEntry {
-    struct tdx_vcpu *vcpu;              /* core handle, for the glue */
-    struct tdx_vcpu_arch *state;        /* core-owned; load at entry, store at exit */
-    unsigned gpa_width;                 /* 48 or 52; shared bit = GPA bit gpa_width-1 */
-    bool flush_tlb;                     /* translations of an earlier run are stale */
-} TdxEmuTdEntry;
-
-/* TD exit information, in VMX terms (Intel SDM vol. 3 ch. 28/ appendix C). */
-typedef struct TdxEmuTdExit {
-    uint32_t reason;            /* basic exit reason, e.g. 1 external interrupt,
-                                   2 triple fault, 48 EPT violation, 77 TDCALL */
-    uint64_t qualification;
-    uint64_t ext_qualification; /* TDX extended exit qualification */
-    uint64_t gpa;               /* EPT violation/misconfig */
-    uint32_t intr_info;         /* external interrupt/NMI: vector | type | valid */
-    uint64_t entry_rip;         /* guest RIP when the run started (zero-step filter) */
-} TdxEmuTdExit;
-
 /*
  * Room for L1's state while a TD runs: a struct tdx_vcpu_arch (checked at
  * build time in td-guest.c). Kept inline rather than as a pointer so that a
@@ -72,13 +53,12 @@ typedef struct TdxEmuTdExit {
 
 typedef struct TdxEmuTdState {
     bool in_td;                 /* executing TD code (SEAM non-root) */
-    TdxEmuTdEntry entry;        /* valid while in_td */
+    struct tdx_td_run run;      /* valid while in_td */
     uint64_t l1_rip;            /* L1 resumes here: after its SEAMCALL */
-    uint64_t entry_rip;         /* TD RIP when this run started */
-    /* The last failed tdx_emu_td_translate(), raised by the stage-2 fault
-     * path (translation may run in a probe that must not fault yet). */
-    int xlate_fail;             /* TdxEmuTdXlate */
-    TdxEmuTdExit xlate_exit;
+    /* The last failed second-stage translation, raised by the stage-2
+     * fault path (translation may run in a probe that must not fault yet). */
+    int xlate_fail;             /* enum tdx_td_xlate */
+    struct tdx_td_exit xlate_exit;
     uint64_t l1_save[TDX_EMU_L1_SAVE_SIZE / 8];
 } TdxEmuTdState;
 

@@ -1,7 +1,44 @@
 /*
  * tdx-emu: TD-guest mode hooks, called from QEMU's target/i386 files
  * (excp_helper.c, seg_helper.c, svm_helper.c, misc_helper.c, through
- * qemu/patches/0007) and from vmx-helper.c. Definitions: td-guest.c.
+ * qemu/patches/0007) and from vmx-helper.c. Definitions: td-guest.c,
+ * td-ept.c, td-ve.c, td-apic.c.
+ *
+ * Life of one TDH.VP.ENTER, all on the calling vCPU's thread, no BQL
+ * (the same model as QEMU's SVM VMRUN in svm_helper.c):
+ *
+ *  1. helper_seamcall() calls the module core's tdx_seamcall() with the
+ *     vCPU's run record (env->tdx_emu_td.run); TDX_SEAMCALL_ENTER_TD means
+ *     the core filled it: the TD vCPU's state to load and how to
+ *     translate guest-physical addresses.
+ *  2. tdx_emu_td_enter() saves L1's state (all of it that TD code can
+ *     change, inside env->tdx_emu_td: no allocation), loads run.state
+ *     (FPU/SSE reset values when !xsave_valid), sets in_td, flushes the
+ *     whole TLB (at every entry and every exit) and resumes execution:
+ *     the next TB is TD code.
+ *  3. While in_td, every guest-physical address (final addresses and the
+ *     guest's own page-table walks) goes through tdx_emu_td_translate()
+ *     (td-ept.c): called from TLB fills, at most once per fill, with
+ *     READ, READ|WRITE (stores; also the TD's own page-table walk, since
+ *     QEMU's walker may set A/D bits) or FETCH; the mapping is cached as
+ *     one 4 KiB page with exactly that permission until the next entry or
+ *     exit (or a TD INVLPG/CR3 write flushing it). It may be called from a
+ *     probe whose failure is never raised. TDCALL goes to the core's
+ *     tdx_tdcall() (CPL > 0: #GP(0) and outside a TD: #UD, neither reaches
+ *     the core). The VMX instructions and SEAMCALL are #UD.
+ *  4. TD exits the CPU makes: NMI, external interrupt (acknowledged on
+ *     exit; never the vCPU's posted-interrupt notification vector, which
+ *     td-apic.c consumes inside the TD), triple fault, INIT (stays pending:
+ *     L1 is INITed right after), other SMI (stays pending for L1), plus
+ *     the EPT-violation/misconfiguration and TDCALL exits. td_exit()
+ *     writes the TD vCPU's state back into run.state, calls the core's
+ *     tdx_vp_exit() (which completes TDH.VP.ENTER: outputs, statistics,
+ *     trace), restores L1's state, stores the outputs in L1's GPRs and
+ *     completes the SEAMCALL (RIP after it, VMsucceed). Exits for L1
+ *     interrupts and INIT run with the BQL held, the others without.
+ *  5. HLT, CPUID, port I/O and MSRs on the #VE list raise #VE (td-ve.c,
+ *     the core decides); a #VE is vector 20, no error code, through the
+ *     TD's IDT. A CPU reset while in_td drops the run without an exit.
  *
  * Every hook is behind tdx_emu_in_td(), so a vCPU that never entered a TD
  * (every vCPU of plain QEMU, tdx-emu=off) pays one predictable branch.
@@ -26,7 +63,7 @@ static inline bool tdx_emu_in_td(const CPUX86State *env)
  */
 static inline unsigned tdx_emu_paddr_bits(CPUX86State *env)
 {
-    return tdx_emu_in_td(env) ? env->tdx_emu_td.entry.gpa_width
+    return tdx_emu_in_td(env) ? env->tdx_emu_td.run.gpa_width
                               : env_archcpu(env)->phys_bits;
 }
 
@@ -37,6 +74,14 @@ static inline unsigned tdx_emu_paddr_bits(CPUX86State *env)
 struct tdx_regs;
 void tdx_emu_regs_get(CPUX86State *env, struct tdx_regs *r);
 void tdx_emu_regs_set(CPUX86State *env, const struct tdx_regs *r);
+
+/*
+ * Second stage for guest-physical address @gpa of the running TD (td-ept.c):
+ * @access is TDX_ACCESS_*; private GPAs through the core's S-EPT, shared
+ * ones through KVM's EPT. On TDX_TD_XLATE_EXIT @exit is filled.
+ */
+enum tdx_td_xlate tdx_emu_td_translate(CPUX86State *env, uint64_t gpa, int access,
+                                       uint64_t *hpa, struct tdx_td_exit *exit);
 
 /*
  * Second stage of a TD's address translation (excp_helper.c, MMU_NESTED_IDX):

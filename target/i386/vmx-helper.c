@@ -32,7 +32,7 @@
 #include "exec/cpu_ldst.h"
 #include "tcg/helper-tcg.h"
 #include "tdx-emu-cpu.h"
-#include "hw/tdx-emu/qemu/seamcall.h"
+#include "hw/tdx-emu/qemu/tdx-emu.h"
 #include "tdx-emu-td.h"
 
 /* VM-instruction error numbers (SDM vol. 3, "VM-instruction error numbers") */
@@ -481,7 +481,8 @@ void helper_vmx_vmcall(CPUX86State *env)
 void helper_seamcall(CPUX86State *env, int insn_len)
 {
     uintptr_t ra = GETPC();
-    TdxEmuSeamcallRegs r;
+    struct tdx_module *m = tdx_emu_module_of(env_cpu(env));
+    struct tdx_regs r;
 
     if (!env->tdx_emu_vmx.vmxon || !(env->hflags & HF_CS64_MASK) ||
         (env->hflags & HF_SMM_MASK) || tdx_emu_in_td(env)) {
@@ -491,15 +492,18 @@ void helper_seamcall(CPUX86State *env, int insn_len)
         raise_exception_err_ra(env, EXCP0D_GPF, 0, ra);
     }
 
-    tdx_emu_regs_get(env, &r);
-    switch (tdx_emu_seamcall(env_cpu(env), &r)) {
-    case TDX_EMU_SEAMCALL_VMFAILINVALID:
+    if (!m) {
+        /* No module instance (machine not complete, or tdx-emu=on without
+         * the object): SEAM is not ready, Linux's "module not loaded". */
         vmx_fail_invalid(env);          /* registers untouched */
         return;
-    case TDX_EMU_SEAMCALL_ENTER_TD:
+    }
+    /* The module runs on this vCPU's thread, without the BQL: two L1 CPUs
+     * issuing SEAMCALLs race inside it as two LPs race in SEAM. */
+    tdx_emu_regs_get(env, &r);
+    if (tdx_seamcall(m, env_cpu(env)->cpu_index, &r, &env->tdx_emu_td.run) ==
+        TDX_SEAMCALL_ENTER_TD) {
         tdx_emu_td_enter(env, env->eip + insn_len);
-    case TDX_EMU_SEAMCALL_DONE:
-        break;
     }
     tdx_emu_regs_set(env, &r);
     vmx_succeed(env);                   /* SEAMRET: CF = ZF = 0 */

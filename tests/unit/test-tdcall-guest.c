@@ -203,12 +203,12 @@ static void test_ve_decisions(void)
     TDXT_EXPECT(tdx_ve_msr_faults(0x40000000, false), "outside the bitmap ranges #VE");
 
     /* The record and the counters. */
-    ev = (struct tdx_ve_event){ .exit_reason = TDX_VE_EXIT_IO, .instr_len = 2,
+    ev = (struct tdx_ve_event){ .exit_reason = TDX_EXIT_REASON_IO, .instr_len = 2,
                                 .qualification = 0x3F80008 | (1 << 3) };
     TDXT_EXPECT(tdx_td_ve(e.p->m, v, &ev) == TDX_VE_INJECT, "IN: #VE");
     TDXT_EXPECT(s->ve[TDX_VE_CNT_IO] == 1, "io counter 1, got %llu",
                 (unsigned long long)s->ve[TDX_VE_CNT_IO]);
-    ev = (struct tdx_ve_event){ .exit_reason = TDX_VE_EXIT_HLT, .instr_len = 1 };
+    ev = (struct tdx_ve_event){ .exit_reason = TDX_EXIT_REASON_HLT, .instr_len = 1 };
     TDXT_EXPECT(tdx_td_ve(e.p->m, v, &ev) == TDX_VE_DOUBLE, "#VE while VE_INFO valid: #DF");
     TDXT_EXPECT(s->ve[TDX_VE_CNT_DF] == 1 && s->ve[TDX_VE_CNT_HLT] == 0, "df counted, hlt not");
     r = tdcall((struct tdx_regs){ .rax = TDG_VP_VEINFO_GET });
@@ -219,14 +219,14 @@ static void test_ve_decisions(void)
     TDXT_EXPECT(tdx_td_ve(e.p->m, v, &ev) == TDX_VE_INJECT, "HLT: #VE");
     r = tdcall((struct tdx_regs){ .rax = TDG_VP_VEINFO_GET });
     TDXT_EXPECT(r.rcx == 12 && r.rdx == 0 && r.r10 == 1, "VEINFO.GET of the HLT");
-    ev = (struct tdx_ve_event){ .exit_reason = TDX_VE_EXIT_RDMSR, .msr = 0x1A0, .instr_len = 2 };
+    ev = (struct tdx_ve_event){ .exit_reason = TDX_EXIT_REASON_RDMSR, .msr = 0x1A0, .instr_len = 2 };
     TDXT_EXPECT(tdx_td_ve(e.p->m, v, &ev) == TDX_VE_NONE && !v->ve_info.valid,
                 "RDMSR MISC_ENABLE: no #VE");
     ev.msr = 0xFE;
     TDXT_EXPECT(tdx_td_ve(e.p->m, v, &ev) == TDX_VE_INJECT, "RDMSR MTRRCAP: #VE");
     r = tdcall((struct tdx_regs){ .rax = TDG_VP_VEINFO_GET });
     TDXT_EXPECT(r.rcx == 31 && r.rdx == 0 && r.r10 == 2, "VEINFO.GET of the RDMSR");
-    ev = (struct tdx_ve_event){ .exit_reason = TDX_VE_EXIT_CPUID, .leaf = 0x40000000,
+    ev = (struct tdx_ve_event){ .exit_reason = TDX_EXIT_REASON_CPUID, .leaf = 0x40000000,
                                 .instr_len = 2 };
     TDXT_EXPECT(tdx_td_ve(e.p->m, v, &ev) == TDX_VE_INJECT, "CPUID 0x40000000: #VE");
     r = tdcall((struct tdx_regs){ .rax = TDG_VP_VEINFO_GET });

@@ -97,12 +97,12 @@ bool tdx_ve_msr_faults(uint32_t msr, bool write)
 static enum tdx_ve_counter counter_of(uint32_t reason)
 {
     switch (reason) {
-    case TDX_VE_EXIT_CPUID: return TDX_VE_CNT_CPUID;
-    case TDX_VE_EXIT_HLT:   return TDX_VE_CNT_HLT;
-    case TDX_VE_EXIT_IO:    return TDX_VE_CNT_IO;
-    case TDX_VE_EXIT_RDMSR: return TDX_VE_CNT_RDMSR;
-    case TDX_VE_EXIT_WRMSR: return TDX_VE_CNT_WRMSR;
-    case TDX_VE_EXIT_EPT:   return TDX_VE_CNT_EPT;
+    case TDX_EXIT_REASON_CPUID: return TDX_VE_CNT_CPUID;
+    case TDX_EXIT_REASON_HLT:   return TDX_VE_CNT_HLT;
+    case TDX_EXIT_REASON_IO:    return TDX_VE_CNT_IO;
+    case TDX_EXIT_REASON_RDMSR: return TDX_VE_CNT_RDMSR;
+    case TDX_EXIT_REASON_WRMSR: return TDX_VE_CNT_WRMSR;
+    case TDX_EXIT_REASON_EPT_VIOLATION:   return TDX_VE_CNT_EPT;
     default:                return TDX_VE_CNT_OTHER;
     }
 }
@@ -113,16 +113,16 @@ enum tdx_ve_action tdx_td_ve(struct tdx_module *m, struct tdx_vcpu *v,
     bool ve;
 
     switch (ev->exit_reason) {
-    case TDX_VE_EXIT_CPUID:
+    case TDX_EXIT_REASON_CPUID:
         ve = tdx_ve_cpuid_faults(v, ev->leaf, ev->cpl);
         break;
-    case TDX_VE_EXIT_HLT:
-    case TDX_VE_EXIT_IO:
+    case TDX_EXIT_REASON_HLT:
+    case TDX_EXIT_REASON_IO:
         ve = true;
         break;
-    case TDX_VE_EXIT_RDMSR:
-    case TDX_VE_EXIT_WRMSR:
-        ve = tdx_ve_msr_faults(ev->msr, ev->exit_reason == TDX_VE_EXIT_WRMSR);
+    case TDX_EXIT_REASON_RDMSR:
+    case TDX_EXIT_REASON_WRMSR:
+        ve = tdx_ve_msr_faults(ev->msr, ev->exit_reason == TDX_EXIT_REASON_WRMSR);
         break;
     default:
         ve = false;
@@ -140,7 +140,7 @@ enum tdx_ve_action tdx_td_ve(struct tdx_module *m, struct tdx_vcpu *v,
     v->ve_info.exit_reason = ev->exit_reason;
     /* CPUID, HLT and MSR exits have no qualification; I/O has the VMX one. */
     v->ve_info.qualification =
-        ev->exit_reason == TDX_VE_EXIT_IO ? ev->qualification : 0;
+        ev->exit_reason == TDX_EXIT_REASON_IO ? ev->qualification : 0;
     v->ve_info.gla = 0;
     v->ve_info.gpa = 0;
     v->ve_info.instr_len = ev->instr_len;

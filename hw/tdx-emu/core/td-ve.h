@@ -24,16 +24,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "tdx-vmx.h"
+
 struct tdx_module;
 struct tdx_vcpu;
-
-/* VMX basic exit reasons that become a #VE. */
-#define TDX_VE_EXIT_CPUID   10
-#define TDX_VE_EXIT_HLT     12
-#define TDX_VE_EXIT_IO      30
-#define TDX_VE_EXIT_RDMSR   31
-#define TDX_VE_EXIT_WRMSR   32
-#define TDX_VE_EXIT_EPT     48
 
 /* Counter index (struct tdx_stats.ve[]). */
 enum tdx_ve_counter {

@@ -31,7 +31,7 @@ struct tdx_regs {
 /*
  * Architectural state of a TD vCPU. The module keeps it (TDVPS); it is
  * never stored in L1-visible memory. The CPU side loads it at TD entry and
- * stores it back at TD exit (hw/tdx-emu/qemu/td-guest.h).
+ * stores it back at TD exit (struct tdx_td_run below; target/i386/tdx-emu-td.h).
  */
 struct tdx_seg {
     uint16_t selector;

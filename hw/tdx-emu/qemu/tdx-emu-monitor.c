@@ -111,8 +111,9 @@ void tdx_emu_print_info(TdxEmuState *s, GString *out)
                                (uint64_t)st->ve[i]);
     }
     tdx_emu_print_vapic(s, out);
-    g_string_append(out, "\n  SEAMCALLs (leaf: calls ok error busy injected):\n");
-    for (unsigned leaf = 0; leaf < TDX_MAX_LEAF; leaf++) {
+    g_string_append(out, "\n  SEAMCALLs and TDCALLs (leaf: calls ok error busy "
+                    "injected):\n");
+    for (unsigned leaf = 0; leaf < TDX_NUM_LEAF_SLOTS; leaf++) {
         uint64_t busy = 0;
 
         if (!st->calls[leaf]) {
@@ -123,7 +124,7 @@ void tdx_emu_print_info(TdxEmuState *s, GString *out)
         }
         g_string_append_printf(out, "    %-24s %8" PRIu64 " %8" PRIu64 " %6" PRIu64
                                " %6" PRIu64 " %6" PRIu64 "\n",
-                               tdx_host_leaf_name(leaf) ?: "?",
+                               tdx_leaf_slot_name(leaf) ?: "?",
                                (uint64_t)st->calls[leaf], (uint64_t)st->success[leaf],
                                (uint64_t)st->errors[leaf], busy,
                                (uint64_t)st->injected[leaf]);

@@ -53,7 +53,8 @@ TdxEmuRegs *qmp_x_tdx_emu_seamcall(const char *id, uint32_t lp,
                    tdx_module_num_lps(s->module));
         return NULL;
     }
-    tdx_seamcall(s->module, lp, &r);
+    /* No CPU to run a TD on: TDH.VP.ENTER is refused (run record NULL). */
+    tdx_seamcall(s->module, lp, &r, NULL);
     out = g_new0(TdxEmuRegs, 1);
     out->rax = r.rax;
 #define OUT(reg) out->has_##reg = true, out->reg = r.reg
@@ -366,7 +367,8 @@ TdxEmuLeafStatsList *qmp_query_tdx_emu_stats(const char *id, Error **errp)
         return NULL;
     }
     st = tdx_module_stats(s->module);
-    for (unsigned leaf = 0; leaf < TDX_MAX_LEAF; leaf++) {
+    /* Host leaves, then guest leaves (slots, tdx-leaves.h). */
+    for (unsigned leaf = 0; leaf < TDX_NUM_LEAF_SLOTS; leaf++) {
         TdxEmuLeafStats *ls;
         TdxEmuBusyCountList **busy_tail;
 
@@ -374,8 +376,8 @@ TdxEmuLeafStatsList *qmp_query_tdx_emu_stats(const char *id, Error **errp)
             continue;
         }
         ls = g_new0(TdxEmuLeafStats, 1);
-        ls->name = g_strdup(tdx_host_leaf_name(leaf) ?: "?");
-        ls->number = leaf;
+        ls->name = g_strdup(tdx_leaf_slot_name(leaf) ?: "?");
+        ls->number = leaf < TDX_MAX_LEAF ? leaf : leaf - TDX_MAX_LEAF;
         ls->calls = (uint64_t)st->calls[leaf];
         ls->success = (uint64_t)st->success[leaf];
         ls->errors = (uint64_t)st->errors[leaf];

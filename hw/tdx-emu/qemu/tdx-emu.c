@@ -27,7 +27,6 @@
 #include "../core/tdx-core.h"
 #include "tdx-emu.h"
 #include "tdx-emu-inject.h"
-#include "td-guest.h"
 
 /*
  * Size of the SEAM range. The module's memory lives in the core, not here;
@@ -154,8 +153,19 @@ static uint64_t tdx_emu_clock_ns(void *opaque)
 
 static void tdx_emu_trace(void *opaque, const struct tdx_trace_event *ev)
 {
-    trace_tdx_emu_seamcall(ev->lp, ev->leaf, ev->version, ev->status,
-                           ev->duration_ns, ev->injected);
+    if (ev->guest) {
+        trace_tdx_emu_tdcall(ev->lp, ev->leaf, ev->version, ev->status,
+                             ev->duration_ns, ev->injected);
+    } else {
+        trace_tdx_emu_seamcall(ev->lp, ev->leaf, ev->version, ev->status,
+                               ev->duration_ns, ev->injected);
+    }
+    /* TDH.VP.ENTER completing at a TD exit: what the exit was. */
+    if (ev->exit) {
+        trace_tdx_emu_td_exit(ev->lp, ev->exit->reason, ev->exit->qualification,
+                              ev->exit->ext_qualification, ev->exit->gpa,
+                              ev->td_rip);
+    }
     /* The measurement a TD's attestation will carry, for scripts to check. */
     if (ev->mrtd && trace_event_get_state_backends(TRACE_TDX_EMU_TD_FINALIZED)) {
         char hex[48 * 2 + 1];
@@ -165,6 +175,13 @@ static void tdx_emu_trace(void *opaque, const struct tdx_trace_event *ev)
         }
         trace_tdx_emu_td_finalized(ev->lp, ev->tdr_pa, hex);
     }
+}
+
+struct tdx_module *tdx_emu_module_of(CPUState *cs)
+{
+    TdxEmuState *s = X86_CPU(cs)->env.tdx_emu_cfg.platform;
+
+    return s ? s->module : NULL;
 }
 
 static const struct tdx_platform_ops tdx_emu_ops = {
@@ -309,7 +326,6 @@ static void tdx_emu_reset(void *opaque)
 
     tdx_module_destroy(s->module);
     s->module = tdx_emu_new_module(s, &num_lps);
-    memset(s->td_runs, 0, num_lps * sizeof(*s->td_runs));
     /* Rules armed from the command line apply from every boot. */
     if (!tdx_emu_arm_boot_rules(s, &err)) {
         error_report_err(err);
@@ -325,7 +341,6 @@ static void tdx_emu_machine_done(Notifier *n, void *unused)
     Error *err = NULL;
 
     s->module = tdx_emu_new_module(s, &num_lps);
-    s->td_runs = g_new0(struct tdx_td_run, num_lps);
     if (!tdx_emu_arm_boot_rules(s, &err)) {
         error_report_err(err);
         exit(1);
@@ -386,7 +401,6 @@ static void tdx_emu_instance_finalize(Object *obj)
         qemu_unregister_reset(tdx_emu_reset, s);
     }
     tdx_module_destroy(s->module);
-    g_free(s->td_runs);
     g_free(s->inject);
     if (s->inject_rules) {
         g_ptr_array_unref(s->inject_rules);

@@ -37,9 +37,6 @@ struct TdxEmuState {
     uint64_t seam_size;
     MemoryRegion seam_mr;
 
-    /* One TD run record per LP (td-run.c); allocated with the module. */
-    struct tdx_td_run *td_runs;
-
     /* The emulated module; created once the machine (RAM, CPUs) exists. */
     struct tdx_module *module;
     Notifier machine_done;
@@ -53,6 +50,15 @@ struct TdxEmuState {
  */
 bool tdx_emu_reserve_seam_range(TdxEmuState *s, unsigned pa_bits,
                                 uint64_t *base, uint64_t *size, Error **errp);
+
+/*
+ * The module a tdx-emu vCPU issues SEAMCALLs to, or NULL before the machine
+ * is complete (SEAM not ready: VMfailInvalid). The CPU calls the core's
+ * entry points (tdx_seamcall, tdx_tdcall, tdx_vp_exit, ...) with it on the
+ * vCPU's thread, without the BQL. Set once at machine-init-done, before
+ * any vCPU first runs: vCPU start-up orders that write before this read.
+ */
+struct tdx_module *tdx_emu_module_of(CPUState *cs);
 
 /* Called by the monitor ("info tdx"). */
 void tdx_emu_print_info(TdxEmuState *s, GString *out);
