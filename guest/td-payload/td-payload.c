@@ -153,6 +153,7 @@
 #include <stdint.h>
 
 #include "layout.h"
+#include "tdx-vmx.h"          /* VMX exit reasons (module core) */
 
 #define REGION_BASE         0x40000000ull
 #define REGION_LIMIT        0xC0000000ull
@@ -183,11 +184,6 @@
 #define TDG_MR_REPORT       4
 #define TDG_VM_RD           7
 #define TDG_VP_RD           9
-#define EXIT_REASON_CPUID   10
-#define EXIT_REASON_HLT     12
-#define EXIT_REASON_IO      30
-#define EXIT_REASON_RDMSR   31
-#define EXIT_REASON_WRMSR   32
 #define MSR_KVM_POLL_CONTROL 0x4b564d05u
 #define MSR_X2APIC_SVR      0x80Fu
 #define TDCS_ATTRIBUTES     0x1110000300000000ull
@@ -196,7 +192,6 @@
 #define TDVMCALL_MAP_GPA    0x10001
 #define TDVMCALL_RETRY      1       /* R10 of a MapGPA to be resumed at R11 */
 #define TDX_PAGE_ALREADY_ACCEPTED   0x00000B0Aull
-#define EXIT_REASON_EPT_VIOLATION   48
 
 #define CONVERT_ROUNDS      4
 #define CONVERT_ROUND_MUL   0x9E3779B97F4A7C15ull
@@ -602,7 +597,7 @@ void tdp_ve(uint64_t *frame)
     }
     st = veinfo_get(&reason, &gpa);
 
-    if (!st && reason == EXIT_REASON_EPT_VIOLATION &&
+    if (!st && reason == TDX_EXIT_REASON_EPT_VIOLATION &&
         (gpa & ~(PAGE_SIZE - 1)) == (uint64_t)TDP_HAMMER_GPA) {
         accept_page_retry(vcpu, gpa & ~(PAGE_SIZE - 1), 1);
         ve_count[vcpu]++;
@@ -790,7 +785,7 @@ static int ve_instruction(uint64_t vcpu, uint64_t *frame)
     memset(r, 0, sizeof(r));
     r[0] = TDVMCALL_EXPOSE;
     switch (reason) {
-    case EXIT_REASON_CPUID:
+    case TDX_EXIT_REASON_CPUID:
         r[5] = TDVMCALL_CPUID;
         r[6] = (uint32_t)frame[S_RAX];
         r[7] = (uint32_t)frame[S_RCX];
@@ -804,7 +799,7 @@ static int ve_instruction(uint64_t vcpu, uint64_t *frame)
         frame[S_RDX] = (uint32_t)r[9];
         ve_counts[vcpu].cpuid++;
         break;
-    case EXIT_REASON_IO: {
+    case TDX_EXIT_REASON_IO: {
         unsigned size = (unsigned)(qual & 7) + 1, in = (qual >> 3) & 1;
         uint64_t mask = size == 4 ? 0xFFFFFFFFull : (1ull << (size * 8)) - 1;
 
@@ -829,7 +824,7 @@ static int ve_instruction(uint64_t vcpu, uint64_t *frame)
         ve_counts[vcpu].io++;
         break;
     }
-    case EXIT_REASON_RDMSR:
+    case TDX_EXIT_REASON_RDMSR:
         r[5] = TDVMCALL_RDMSR;
         r[6] = (uint32_t)frame[S_RCX];
         st = tdcall_regs(TDG_VP_VMCALL, r);
@@ -840,7 +835,7 @@ static int ve_instruction(uint64_t vcpu, uint64_t *frame)
         frame[S_RDX] = r[5] >> 32;
         ve_counts[vcpu].rdmsr++;
         break;
-    case EXIT_REASON_WRMSR:
+    case TDX_EXIT_REASON_WRMSR:
         r[5] = TDVMCALL_WRMSR;
         r[6] = (uint32_t)frame[S_RCX];
         r[7] = (frame[S_RDX] << 32) | (uint32_t)frame[S_RAX];
@@ -850,7 +845,7 @@ static int ve_instruction(uint64_t vcpu, uint64_t *frame)
         }
         ve_counts[vcpu].wrmsr++;
         break;
-    case EXIT_REASON_HLT:
+    case TDX_EXIT_REASON_HLT:
         /*
          * R12 = 0, "interrupts not blocked", as Linux's idle STI;HLT
          * (tdx_safe_halt) passes: KVM then lets a pending interrupt end

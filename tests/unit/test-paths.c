@@ -77,7 +77,7 @@ static uint64_t enter(struct st_env *e, unsigned i, struct tdx_td_run *run, bool
 
 static void leave(struct st_env *e, struct tdx_td_run *run)
 {
-    struct tdx_td_exit x = { .reason = 12 };    /* HLT */
+    struct tdx_td_exit x = { .reason = TDX_EXIT_REASON_HLT };
     struct tdx_regs out;
 
     tdx_vp_exit(run, &x, &out);

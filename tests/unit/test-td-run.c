@@ -42,7 +42,7 @@ static void test_initial_state_and_vmcall(void)
 
     /* Second stage: nothing mapped -> EPT violation exit with the GPA. */
     TDXT_EXPECT(tdx_td_translate_private(&run, GPA + 0x10, TDX_ACCESS_WRITE, &hpa, &x) ==
-                TDX_TD_XLATE_EXIT && x.reason == 48 && x.gpa == GPA + 0x10 && (x.qualification & 2),
+                TDX_TD_XLATE_EXIT && x.reason == TDX_EXIT_REASON_EPT_VIOLATION && x.gpa == GPA + 0x10 && (x.qualification & 2),
                 "unmapped private GPA: EPT violation exit (reason %u, gpa %#llx)", x.reason,
                 (unsigned long long)x.gpa);
 
@@ -53,7 +53,7 @@ static void test_initial_state_and_vmcall(void)
                 (unsigned long long)r.rax);
     r = (struct tdx_regs){ .rax = TDG_VP_VMCALL, .rcx = 0xFC00, .r10 = 0, .r11 = 30,
                            .r12 = 1, .r13 = 1, .r14 = 0x3F8, .r15 = 'A', .rdx = 0xDEAD };
-    TDXT_EXPECT(tdx_tdcall(&run, &r, &x) == TDX_TDCALL_EXIT && x.reason == 77,
+    TDXT_EXPECT(tdx_tdcall(&run, &r, &x) == TDX_TDCALL_EXIT && x.reason == TDX_EXIT_REASON_TDCALL,
                 "VMCALL exits to the host");
     /* The CPU side stores the guest's registers, then ends the run. */
     run.state->gpr[1] = 0xFC00;
@@ -63,7 +63,7 @@ static void test_initial_state_and_vmcall(void)
     run.state->gpr[14] = 0x3F8;
     run.state->gpr[15] = 'A';
     tdx_vp_exit(&run, &x, &out);
-    TDXT_EXPECT(out.rax == 77 && out.rcx == 0xFC00 && out.r11 == 30 && out.r14 == 0x3F8 &&
+    TDXT_EXPECT(out.rax == TDX_EXIT_REASON_TDCALL && out.rcx == 0xFC00 && out.r11 == 30 && out.r14 == 0x3F8 &&
                 out.r15 == 'A' && out.rdx == 0,
                 "VMCALL exit registers: RAX %llu RCX %#llx R11 %llu R14 %#llx R15 %#llx RDX %#llx"
                 " (RDX not exposed: expected 0)",
@@ -82,9 +82,9 @@ static void test_initial_state_and_vmcall(void)
                 "VMCALL results in the guest: RAX %#llx R11 %#llx RDX %#llx",
                 (unsigned long long)run.state->gpr[0], (unsigned long long)run.state->gpr[11],
                 (unsigned long long)run.state->gpr[2]);
-    x = (struct tdx_td_exit){ .reason = 1, .intr_info = 0x800000ef };
+    x = (struct tdx_td_exit){ .reason = TDX_EXIT_REASON_EXT_INTR, .intr_info = 0x800000ef };
     tdx_vp_exit(&run, &x, &out);
-    TDXT_EXPECT(out.rax == 1 && out.r9 == 0x800000ef, "external-interrupt exit: RAX %llu R9 %#llx",
+    TDXT_EXPECT(out.rax == TDX_EXIT_REASON_EXT_INTR && out.r9 == 0x800000ef, "external-interrupt exit: RAX %llu R9 %#llx",
                 (unsigned long long)out.rax, (unsigned long long)out.r9);
     TDXT_EXPECT(tdx_module_stats(e.p->m)->success[TDH_VP_ENTER] == 2,
                 "VP.ENTER counted: expected 2 successful, got %llu",
@@ -118,11 +118,11 @@ static void test_accept_exit_and_retry(void)
     TDXT_EXPECT(tdxt_vp_enter(e.p->m, e.td.vp[0].lp, &r, &run), "enter");
     r = (struct tdx_regs){ .rax = TDG_MEM_PAGE_ACCEPT, .rcx = GPA };
     TDXT_EXPECT(tdx_tdcall(&run, &r, &x) == TDX_TDCALL_EXIT_RETRY &&
-                x.reason == 48 && x.gpa == GPA && (x.ext_qualification & 0xF) == 1,
+                x.reason == TDX_EXIT_REASON_EPT_VIOLATION && x.gpa == GPA && (x.ext_qualification & 0xF) == 1,
                 "ACCEPT before AUG: EPT violation exit of type ACCEPT (reason %u ext %#llx)",
                 x.reason, (unsigned long long)x.ext_qualification);
     tdx_vp_exit(&run, &x, &out);
-    TDXT_EXPECT(out.rax == 48 && out.r8 == GPA, "exit registers for KVM's EPT handler");
+    TDXT_EXPECT(out.rax == TDX_EXIT_REASON_EPT_VIOLATION && out.r8 == GPA, "exit registers for KVM's EPT handler");
     /* KVM: PAGE.AUG, then re-enter; the TDCALL runs again and succeeds. */
     TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_PAGE_AUG, GPA, 0, tdt_page(), NULL),
                        TDX_SUCCESS, "AUG");
@@ -132,7 +132,7 @@ static void test_accept_exit_and_retry(void)
                 TDX_TD_XLATE_VE, "PENDING page before ACCEPT: #VE (SEPT_VE_DISABLE clear)");
     /* A second #VE before the guest read the first one's info: TD exit. */
     TDXT_EXPECT(tdx_td_translate_private(&run, GPA, TDX_ACCESS_READ, &hpa, &x) ==
-                TDX_TD_XLATE_EXIT && x.reason == 48, "#VE while VE info is valid: exit");
+                TDX_TD_XLATE_EXIT && x.reason == TDX_EXIT_REASON_EPT_VIOLATION, "#VE while VE info is valid: exit");
     r = (struct tdx_regs){ .rax = TDG_VP_VEINFO_GET };
     TDXT_EXPECT(tdx_tdcall(&run, &r, &x) == TDX_TDCALL_DONE &&
                 r.rax == TDX_SUCCESS && r.rcx == 48 && r.r9 == GPA && r.rdx == 1,
@@ -153,7 +153,7 @@ static void test_accept_exit_and_retry(void)
                 "ACCEPT after AUG: %#llx", (unsigned long long)r.rax);
     TDXT_EXPECT(tdx_td_translate_private(&run, GPA + 8, TDX_ACCESS_WRITE, &hpa, &x) ==
                 TDX_TD_XLATE_OK && (hpa & 0xFFF) == 8, "accepted page translates");
-    x = (struct tdx_td_exit){ .reason = 12 };
+    x = (struct tdx_td_exit){ .reason = TDX_EXIT_REASON_HLT };
     tdx_vp_exit(&run, &x, &out);
     st_expect_invariants(&e, "after accept");
     st_teardown(&e);

@@ -241,7 +241,7 @@ static void test_ve_decisions(void)
 
 int main(void)
 {
-    struct tdx_td_exit x = { .reason = 1 };
+    struct tdx_td_exit x = { .reason = TDX_EXIT_REASON_EXT_INTR };
     struct tdx_regs out;
 
     setup();

@@ -177,7 +177,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     abort();
                 }
                 if ((rec[6] & 0xF0) == 0xF0) {
-                    x.reason = 2;                   /* triple fault: vCPU dies */
+                    x.reason = TDX_EXIT_REASON_TRIPLE_FAULT;   /* vCPU dies */
                 }
                 tdx_vp_exit(&run, &x, &enter);
             }
@@ -188,7 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             /* The TDCALL path finds its TD from the running vCPU; here,
              * from a TDR page, and only while the TD is alive. */
             if (e && e->type == TDX_PT_TDR && e->obj) {
-                tdx_sept_guest_accept(p->m, e->obj, lp, r.rcx, &res);
+                tdxt_sept_accept(p->m, e->obj, lp, r.rcx, &res);
             }
         }
     }
