@@ -58,6 +58,28 @@ static void test_host_priority(void)
     tdx_lock_release(&l, TDX_LOCK_SHARED);
     tdx_lock_release(&l, TDX_LOCK_SHARED);
     TDXT_EXPECT(atomic_load(&l.word) == 0, "word 0 at the end");
+    /*
+     * Held AND a host waiting: a guest's exclusive try is plain BUSY, not
+     * BUSY_HOST_PRIORITY (Intel answers host priority only when the word
+     * holds nothing but the priority bit).
+     */
+    TDXT_EXPECT(R(&l, TDX_LOCK_HP_SHAREX, TDX_LOCK_EXCLUSIVE, false) == TDX_LOCK_OK,
+                "guest holds it");
+    TDXT_EXPECT(R(&l, TDX_LOCK_HP_SHAREX, TDX_LOCK_EXCLUSIVE, true) == TDX_LOCK_BUSY &&
+                tdx_lock_hp_pending(&l), "host waits");
+    {
+        enum tdx_lock_result got = R(&l, TDX_LOCK_HP_SHAREX, TDX_LOCK_EXCLUSIVE, false);
+
+        TDXT_EXPECT(got == TDX_LOCK_BUSY,
+                    "guest exclusive try of a held lock with a host waiting: expected "
+                    "BUSY (%d), got %d", TDX_LOCK_BUSY, got);
+    }
+    tdx_lock_release(&l, TDX_LOCK_EXCLUSIVE);
+    TDXT_EXPECT(R(&l, TDX_LOCK_HP_SHAREX, TDX_LOCK_EXCLUSIVE, false) ==
+                TDX_LOCK_BUSY_HOST_PRIORITY, "only the priority bit left: guest backs off");
+    TDXT_EXPECT(R(&l, TDX_LOCK_HP_SHAREX, TDX_LOCK_EXCLUSIVE, true) == TDX_LOCK_OK,
+                "host gets through");
+    tdx_lock_release(&l, TDX_LOCK_EXCLUSIVE);
 }
 
 static void test_mutex(void)

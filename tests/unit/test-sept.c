@@ -38,6 +38,11 @@ static void test_sept_add(void)
     /* Page operand (R8) errors. */
     TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_SEPT_ADD, 0, 3, 0, NULL),
                        TDX_OPERAND_INVALID | TDX_OPERAND_ID_R8, "v0 without a page");
+    /* v0's null page is reported before any S-EPT state: here the walk
+     * would fail (PML4 entry FREE) and the status is still about R8. */
+    TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_SEPT_ADD, GPA, 2, 0, NULL),
+                       TDX_OPERAND_INVALID | TDX_OPERAND_ID_R8,
+                       "v0 without a page where the walk fails");
     TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_SEPT_ADD, 0, 3, tdt_page() + 8, NULL),
                        TDX_OPERAND_INVALID | TDX_OPERAND_ID_R8, "unaligned page");
     TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_SEPT_ADD, 0, 3, e.td.tdcx[0], NULL),

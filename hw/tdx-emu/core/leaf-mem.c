@@ -290,6 +290,11 @@ uint64_t tdx_leaf_mem_sept_add(struct tdx_call *c, struct tdx_regs *r)
     if (v1 && ((rdx & 0xFFEULL) || (rdx >> 52))) {
         return TDX_OPERAND_INVALID | TDX_OPERAND_ID_RDX;
     }
+    /* Only v1 may come without a page; v0's null page is an operand
+     * error before any S-EPT state is looked at (Intel tdx_1.5). */
+    if (page == 0 && !v1) {
+        return TDX_OPERAND_INVALID | TDX_OPERAND_ID_R8;
+    }
     st = sept_front(&o, 1, -1, TDX_LOCK_SHARED);
     if (st != TDX_SUCCESS) {
         return st;
@@ -297,9 +302,6 @@ uint64_t tdx_leaf_mem_sept_add(struct tdx_call *c, struct tdx_regs *r)
     now = tdx_septe_state(o.e);
     if (now != TDX_SEPT_FREE && !(v1 && now == TDX_SEPT_NL_MAPPED)) {
         return entry_status(&o, TDX_EPT_ENTRY_STATE_INCORRECT);
-    }
-    if (page == 0 && !v1) {
-        return TDX_OPERAND_INVALID | TDX_OPERAND_ID_R8;
     }
     if (now == TDX_SEPT_NL_MAPPED) {
         /* v1 only: an existing table is fine if the caller allows it (or

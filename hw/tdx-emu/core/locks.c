@@ -51,10 +51,14 @@ static enum tdx_lock_result try_exclusive(struct tdx_lock *l, bool hp_kind, bool
         }
         return TDX_LOCK_BUSY;
     }
+    /*
+     * Held by someone. A guest sees plain BUSY whether or not a host is
+     * also waiting: Intel's module answers BUSY_HOST_PRIORITY to a guest
+     * only when the lock word holds nothing but the priority bit
+     * (tdx_locks.h, the exclusive acquire of a host-priority lock).
+     */
     if (host) {
         atomic_fetch_or(&l->word, TDX_LOCK_HP);
-    } else if (expected & TDX_LOCK_HP) {
-        return TDX_LOCK_BUSY_HOST_PRIORITY;
     }
     return TDX_LOCK_BUSY;
 }
