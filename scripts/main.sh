@@ -4,7 +4,7 @@
 # campaign (scripts/campaign, plan scripts/plans/default.json): L1 boots on
 # the emulated TDX platform once per scenario, KVM builds and runs TDs
 # while injected TDX_OPERAND_BUSY statuses hit every busy path of
-# shared/reference/kvm-busy-paths.md, and the table of recognized versus
+# docs/busy-paths.md, and the table of recognized versus
 # intended reactions is printed. Arguments, if any, go to scripts/campaign
 # (e.g. --plan FILE, --seed N, --only runtime, --out DIR).
 set -euo pipefail

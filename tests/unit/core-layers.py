@@ -10,7 +10,13 @@ depends on) and, if there is a cycle, the files of every cycle with one
 symbol per edge, and exits 1.
 
 usage: core-layers.py LIBTDXEMU-CORE.a [--dot]
+       core-layers.py --tests CORE-DIR TESTS-DIR
+The second form checks the map of hw/tdx-emu/core/HACKING.md's "Files"
+table instead: every file of sources.list is listed there, and every test
+named in its third column exists as TESTS-DIR/<name>.c.
 """
+import os
+import re
 import subprocess
 import sys
 from collections import defaultdict
@@ -44,7 +50,37 @@ def short(obj):
     return obj.rsplit("/", 1)[-1].replace(".c.o", ".c").replace(".o", "")
 
 
+def check_test_map(core_dir, tests_dir):
+    sources = [l.strip() for l in open(os.path.join(core_dir, "sources.list"))
+               if l.strip()]
+    listed, problems = set(), []
+    for line in open(os.path.join(core_dir, "HACKING.md")):
+        cols = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cols) != 3 or not cols[0].startswith("`"):
+            continue
+        for name in re.findall(r"`([^`]+)`", cols[0]):
+            stem = name.split("/")[0].rsplit(".", 1)[0]
+            listed.update({name, stem + ".c", stem + ".h"})
+        for test in re.findall(r"`(test-[a-z0-9-]+)`", cols[2]):
+            if not os.path.exists(os.path.join(tests_dir, test + ".c")):
+                problems.append(f"HACKING.md names {test}, but {tests_dir}/{test}.c "
+                                "does not exist")
+    for src in sources:
+        if src not in listed:
+            problems.append(f"{src} (sources.list) is missing from HACKING.md's "
+                            "Files table")
+    for p in problems:
+        print(p)
+    if problems:
+        print(f"FAIL: {len(problems)} problem(s) in the file -> tests map")
+        return 1
+    print(f"OK: {len(sources)} core files mapped to their tests")
+    return 0
+
+
 def main():
+    if len(sys.argv) >= 4 and sys.argv[1] == "--tests":
+        return check_test_map(sys.argv[2], sys.argv[3])
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     defs, uses = read_objects(sys.argv[1])

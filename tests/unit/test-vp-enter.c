@@ -167,7 +167,7 @@ static void test_enter_lock_rows(void)
     TDXT_EXPECT(tested == 5, "%u VP.ENTER rows tested, expected 5", tested);
 }
 
-/* BLOCK -> TRACK -> REMOVE with vCPUs in the TD (facts zero-step.md 2.5). */
+/* BLOCK -> TRACK -> REMOVE with vCPUs in the TD (Intel tdx_1.5 tdh_mem_track.c, TD epochs). */
 static void test_tlb_tracking(void)
 {
     struct enter_out o0, o1;

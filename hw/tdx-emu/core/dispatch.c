@@ -5,9 +5,9 @@
  * included. Each runs the dispatcher's checks in the module's order, the
  * leaf's handler from its table, and the common epilogue (call.c).
  *
- * Host dispatcher order (facts 0.5): RAX reserved bits, module shut down,
+ * Host dispatcher order (Intel tdx_1.5 vmm_dispatcher): RAX reserved bits, module shut down,
  * unknown leaf, version, module not ready. Guest dispatcher (Intel tdx_1.5
- * TD dispatcher, facts guest-leaves.md §0): RAX bits 63:24 reserved ->
+ * TD dispatcher): RAX bits 63:24 reserved ->
  * TDX_OPERAND_INVALID|RAX; unknown leaf or version -> the same. Guest
  * leaves run under the TDR/TDVPR locks VP.ENTER took shared; they take no
  * TD-wide locks of their own, only S-EPT entry / RTMR locks, always as a
@@ -49,7 +49,7 @@ static const struct tdx_leaf_desc host_leaves[TDX_MAX_LEAF] = {
     [TDH_MNG_KEY_FREEID]  = { tdx_leaf_mng_key_freeid, 0, false },
     [TDH_MNG_INIT]        = { tdx_leaf_mng_init, 0, false },
     /* Version 1 (x2APIC ID in R8) is what Linux 7.2 calls; newer modules
-     * accept it, 1.5.01 would not (facts 0.4). */
+     * accept it, 1.5.01 would not. */
     [TDH_VP_INIT]         = { tdx_leaf_vp_init, 1, false },
     [TDH_PHYMEM_PAGE_RDMD] = { tdx_leaf_phymem_page_rdmd, 0, false },
     [TDH_VP_RD]           = { tdx_leaf_vp_rd, 1, false },

@@ -4,7 +4,8 @@
  * TRACK (38), RANGE.UNBLOCK (39), and the S-EPT part of the guest's
  * TDG.MEM.PAGE.ACCEPT.
  *
- * Locks (facts: leaf-locks.md sections 0.6, 1, 5; lock-primitives.md):
+ * Locks (Intel tdx_1.5: each leaf's src/vmm_dispatcher/api_calls/*.c and
+ * the lock primitives of its include/ tdx_locks.h):
  *  - TDR (its PAMT entry): shared for every leaf here except PAGE.ADD,
  *    which takes it exclusive and therefore needs no S-EPT lock at all.
  *  - TDCS OP_STATE: shared (never contended outside migration).

@@ -1,7 +1,7 @@
 /*
  * Busy-path recognition: every BUSY a SEAMCALL or TDCALL returns (injected
  * by a rule or natural lock contention) is sorted into one of KVM's busy
- * paths (shared/reference/kvm-busy-paths.md: G1 ... T1), kept pending, and
+ * paths (docs/busy-paths.md: G1 ... T1), kept pending, and
  * resolved by what the caller does next (the call stream itself), so a
  * campaign can judge the kernel's reaction without kernel patches.
  *

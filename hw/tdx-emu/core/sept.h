@@ -270,7 +270,7 @@ struct tdx_accept_result {
  * go with the call's unwind) on `td`: RCX = GPA|level. Returns the leaf
  * status. TDX_OPERAND_BUSY_HOST_PRIORITY|RCX is returned as is: the
  * dispatcher's epilogue turns it into TDX_OPERAND_BUSY|RCX for the guest
- * (guest-leaves.md section 0). The guest leaf (tdx_tdg_mem_page_accept)
+ * (Intel tdx_1.5 TD dispatcher). The guest leaf (tdx_tdg_mem_page_accept)
  * wraps this for tdx_tdcall().
  */
 struct tdx_call;

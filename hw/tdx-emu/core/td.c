@@ -10,7 +10,7 @@
 #include "td.h"
 #include "sept.h"
 
-/* ---- Lock table (facts: leaf-locks.md section 3 and the section 5 matrix) */
+/* ---- Lock table (Intel tdx_1.5 api_calls/tdh_mng_*.c, tdh_vp_*.c, ...) --- */
 
 #define ROW(l, o, obj, k, md, op) \
     { TDH_##l, o, TDX_LOBJ_##obj, TDX_LOCK_##k, TDX_LOCK_##md, op }
@@ -65,7 +65,7 @@ const unsigned tdx_td_lock_table_count =
 #undef HP
 #undef ROW
 
-/* ---- Op-state allow table (facts 0.8) ----------------------------------- */
+/* ---- Op-state allow table (Intel tdx_1.5: the op-state check of each leaf) */
 
 #define U (1u << TDX_OP_UNINITIALIZED)
 #define I (1u << TDX_OP_INITIALIZED)

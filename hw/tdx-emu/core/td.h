@@ -209,7 +209,8 @@ uint64_t tdx_td_lock_implicit_tdr(struct tdx_call *c, uint64_t owner,
 uint64_t tdx_td_check_state(struct tdx_call *c, struct tdx_td *td,
                             bool lock_op_state);
 
-/* Op-state allow table (facts 0.8), as data: true if `leaf` may run. */
+/* Op-state allow table (Intel tdx_1.5: each leaf's op-state check), as
+ * data: true if `leaf` may run. */
 bool tdx_op_state_allows(unsigned leaf, int op_state);
 
 /*

@@ -8,8 +8,8 @@
  * stepping) filter, and TDG.VP.VMCALL, the guest leaf that asks for a TD
  * exit and whose registers cross at the next entry.
  *
- * Facts: leaf-locks.md section 2, zero-step.md sections 1-2,
- * lock-primitives.md section 6. In order:
+ * Facts (Intel tdx_1.5: api_calls/tdh_vp_enter.c, td_transitions/
+ * td_exit_stepping.c, tdx_locks.h). In order:
  *   TDVPR (explicit, shared; busy -> |RCX)       held while in the TD
  *   TDR (implicit via TDVPR's owner, shared; |0x80) held while in the TD
  *   OP_STATE shared, op-state RUNNABLE            dropped at entry
@@ -100,7 +100,7 @@ static void drop_newest(struct tdx_call *c)
 /*
  * Zero-step filter: does a GPA the filter logged still fault? A violation
  * that would become a #VE (PENDING page, #VE not disabled) is
- * "convertible" and does not count (facts 1.3).
+ * "convertible" and does not count (td_exit_stepping.c).
  */
 static bool still_faulting(struct tdx_td *td, uint64_t gpa)
 {
