@@ -461,6 +461,26 @@ static void test_g1_build_determinism(void)
  * violations (AUG), zaps (BLOCK, TRACK, REMOVE) and entries. Rules armed
  * over QMP once the vCPUs run.
  */
+/* calls of leaf `name` in query-tdx-emu-stats (0 when not listed). */
+static uint64_t leaf_calls(L1 *l1, const char *name)
+{
+    QDict *rsp = qmp_ok(l1->qts, "{ 'execute': 'query-tdx-emu-stats', "
+                        "'arguments': { 'id': 'tdx0' } }");
+    QList *list = qdict_get_qlist(rsp, "return");
+    uint64_t calls = 0;
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(list, e) {
+        QDict *row = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (!strcmp(qdict_get_str(row, "name"), name)) {
+            calls = qdict_get_int(row, "calls");
+        }
+    }
+    qobject_unref(rsp);
+    return calls;
+}
+
 static void test_runtime_rules(void)
 {
     L1 l1;
@@ -494,6 +514,19 @@ static void test_runtime_rules(void)
     g_assert_cmpuint(row_get(table, "V2", "entry-gated"), >, 0);
     g_assert_cmpuint(row_get(table, "V2", "entry-violated"), ==, 0);
     qobject_unref(table);
+    /* The one epilogue: TD entries, VMCALLs and ACCEPTs are counted like
+     * every other leaf. */
+    for (const char *const *leaf = (const char *const[]) {
+             "TDH.VP.ENTER", "TDG.VP.VMCALL", "TDG.MEM.PAGE.ACCEPT", NULL };
+         *leaf; leaf++) {
+        uint64_t n = leaf_calls(&l1, *leaf);
+
+        if (n == 0) {
+            g_test_message("query-tdx-emu-stats: expected calls of %s after a "
+                           "TD run, got 0", *leaf);
+        }
+        g_assert_cmpuint(n, >, 0);
+    }
     l1_stop(&l1);
 }
 
