@@ -66,9 +66,8 @@ bool tdx_emu_parse_leaf(const char *str, int *leaf, Error **errp)
     if (*leaf >= 0) {
         return true;
     }
-    for (unsigned l = 0; l < TDX_MAX_LEAF + TDX_MAX_GUEST_LEAF; l++) {
-        const char *name = l < TDX_MAX_LEAF ? tdx_host_leaf_name(l) :
-                           tdx_guest_leaf_name(l - TDX_MAX_LEAF);
+    for (unsigned l = 0; l < TDX_NUM_LEAF_SLOTS; l++) {
+        const char *name = tdx_leaf_slot_name(l);
 
         if (!name) {
             continue;
