@@ -338,6 +338,44 @@ static void test_t1(void)
     st_teardown(&e);
 }
 
+/*
+ * The unhandled window counts the BUSY's own LP: another LP's calls (the
+ * BUSY's LP descheduled on a loaded host) do not expire it; the LP's own
+ * calls without a retry do.
+ */
+static void test_window_is_per_lp(void)
+{
+    struct st_env e;
+
+    st_setup(&e, 2, 2, true);
+    st_map_pt(&e, GPA);
+    st_map_pt(&e, GPA + 0x1000);
+    rule(&e, TDH_MEM_PAGE_AUG, TDX_INJECT_ANY_OPERAND, 1);
+    TDXT_EXPECT(tdx_paths_is_busy(st_leaf(&e, 0, TDH_MEM_PAGE_AUG, GPA, 0, tdt_page(), NULL)),
+                "AUG on LP 0: BUSY");
+    for (int i = 0; i < TDX_PATH_WINDOW + 100; i++) {
+        st_track(&e, 1);
+    }
+    TDXT_EXPECT(counts(&e, TDX_PATH_G2B).pending == 1,
+                "G2b still pending after %d calls of LP 1: expected 1 pending, got %llu",
+                TDX_PATH_WINDOW + 100,
+                (unsigned long long)counts(&e, TDX_PATH_G2B).pending);
+    TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_PAGE_AUG, GPA, 0, tdt_page(), NULL),
+                       TDX_SUCCESS, "AUG retried on LP 0");
+    EXPECT_PATH(&e, TDX_PATH_G2B, 1, 0, TDX_REACT_LOCAL_RETRY, 1, "G2b after LP 1's calls");
+
+    rule(&e, TDH_MEM_PAGE_AUG, TDX_INJECT_ANY_OPERAND, 1);
+    TDXT_EXPECT(tdx_paths_is_busy(st_leaf(&e, 0, TDH_MEM_PAGE_AUG, GPA + 0x1000, 0,
+                                          tdt_page(), NULL)), "AUG 2 on LP 0: BUSY");
+    for (int i = 0; i < TDX_PATH_WINDOW; i++) {
+        st_track(&e, 0);
+    }
+    EXPECT_PATH(&e, TDX_PATH_G2B, 2, 0, TDX_REACT_UNHANDLED, 1,
+                "G2b after a window of LP 0's own calls");
+    expect_balanced(&e, "window");
+    st_teardown(&e);
+}
+
 /* L1 shuts the module down (Linux 7.2: TDH.SYS.DISABLE at power-off) with
  * a BUSY never retried: nothing can retry it any more, so it is unhandled,
  * not left pending. */
@@ -479,6 +517,7 @@ int main(void)
     test_t1();
     test_overflow_and_reset();
     test_pending_at_shutdown();
+    test_window_is_per_lp();
     test_concurrency_smoke();
     return tdxt_done("test-paths");
 }

@@ -250,7 +250,13 @@ void tdx_paths_note_slow(struct tdx_module *m, struct tdx_paths *p,
         if (ev->kind == TDX_PATH_EV_VP_EXIT && ev->lp < 64) {
             e->inside_lps &= ~(1ULL << ev->lp);
         }
-        if (!e->tdr || ev->tdr == e->tdr) {
+        /*
+         * The window counts the owning LP's own calls only: a BUSY whose
+         * LP was merely descheduled by the host while other LPs went on
+         * (a loaded machine) must not expire; one whose LP went on with
+         * other work about the TD for a whole window was not retried.
+         */
+        if ((!e->tdr || ev->tdr == e->tdr) && ev->lp == e->lp) {
             if (++e->calls >= TDX_PATH_WINDOW) {
                 resolve(p, e, TDX_REACT_UNHANDLED);
             }

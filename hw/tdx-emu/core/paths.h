@@ -28,8 +28,11 @@
  *                  only resolved G3 BUSYs, so they have no pending part.
  *   UNHANDLED      no retry before the TD is torn down (TDR reclaimed), the
  *                  module is shut down (SYS.SHUTDOWN / SYS.DISABLE), or
- *                  before TDX_PATH_WINDOW further calls about that TD
- *                  (about any TD for TD-less keys) were seen.
+ *                  before the BUSY's own LP made TDX_PATH_WINDOW further
+ *                  calls about that TD (about any TD for TD-less keys):
+ *                  calls of other LPs do not count, so a host that
+ *                  deschedules the LP between BUSY and retry changes
+ *                  nothing.
  * A retry that itself does not succeed still resolves the BUSY it retries
  * (and counts in retry_failed); if it is BUSY again it is a new pending
  * BUSY. G3's "the retry must succeed" is retry_failed == 0.
@@ -116,7 +119,7 @@ void tdx_module_reset_path_stats(struct tdx_module *m);
 /* ---- internal to the core ------------------------------------------------ */
 
 #define TDX_PATH_PENDING_MAX 64
-#define TDX_PATH_WINDOW      4096   /* calls about the TD before UNHANDLED */
+#define TDX_PATH_WINDOW      4096   /* the LP's calls about the TD before UNHANDLED */
 
 struct tdx_path_pending {
     bool used;
