@@ -1,8 +1,8 @@
 /*
  * libFuzzer target: random sequences of every host leaf Linux uses on a
  * booted module, plus TDH.VP.ENTER with its TD exit and the guest ACCEPT,
- * with register values drawn from the raw input or from a small pool of plausible
- * operands (donated pages, TD_PARAMS, GPA|level, KeyIDs), so sequences
+ * with register values drawn from the raw input or from a small pool of
+ * plausible operands (donated pages, TD_PARAMS, GPA|level, KeyIDs), so sequences
  * reach deep into TD and S-EPT state. Whatever happens, no crash, no
  * sanitizer report, and the invariants hold at the end.
  *
