@@ -440,7 +440,8 @@ static void test_every(void)
  * The HMP commands: a rule in inject= syntax with spare-retries (the
  * retry of the busy RDMD is left alone: busy on calls 2 and 5, not 3),
  * listed by info tdx and QMP, removed; a PAMT hold on the RDMD page makes
- * RDMD busy until released; stats reset; errors are reported.
+ * RDMD busy until released, or until its 2nd busy (busies=2); stats
+ * reset; errors are reported.
  */
 static void test_hmp(void)
 {
@@ -480,6 +481,36 @@ static void test_hmp(void)
     g_assert(rdmd_busy(qts));           /* natural: the page's PAMT entry */
     g_free(qtest_hmp(qts, "tdx_lock_release tdx0 0"));
     g_assert(!rdmd_busy(qts));
+
+    /* A hold that ends on its 2nd busy, not on a time. */
+    {
+        g_autofree char *h0 = NULL, *i1 = NULL, *rel = NULL, *zero = NULL;
+        QList *l;
+        QDict *h;
+
+        h0 = qtest_hmp(qts, "tdx_lock_hold tdx0 lock=pamt,key=0x%llx,"
+                       "mode=exclusive,busies=2", (unsigned long long)RDMD_PAGE);
+        g_assert_cmpstr(h0, ==, "hold 0\r\n");
+        g_assert(rdmd_busy(qts));
+        i1 = qtest_hmp(qts, "info tdx");
+        if (!strstr(i1, "until 2 busies (1 seen)")) {
+            g_test_message("info tdx with a busies hold:\n%s", i1);
+        }
+        g_assert(strstr(i1, "until 2 busies (1 seen)"));
+        l = qobject_to(QList, qmp_ok(qts, &rsp, "{ 'execute': "
+                       "'query-tdx-emu-lock-holds', 'arguments': { 'id': 'tdx0' } }"));
+        h = qobject_to(QDict, qlist_peek(l));
+        g_assert_cmpuint(get_u64(h, "busies"), ==, 2);
+        g_assert_cmpuint(get_u64(h, "busies-seen"), ==, 1);
+        g_assert(!qdict_haskey(h, "remaining-ns"));
+        qobject_unref(rsp);
+        g_assert(rdmd_busy(qts));       /* the 2nd: the hold releases itself */
+        g_assert(!rdmd_busy(qts));
+        rel = qtest_hmp(qts, "tdx_lock_release tdx0 0");
+        g_assert(strstr(rel, "has no lock hold 0"));
+        zero = qtest_hmp(qts, "tdx_lock_hold tdx0 lock=global,mode=exclusive,busies=0");
+        g_assert(strstr(zero, "'busies' must be at least 1"));
+    }
 
     g_assert_cmpuint(busy_count(qts, TDH_PHYMEM_PAGE_RDMD, OP_RCX, NULL), >, 0);
     g_free(qtest_hmp(qts, "tdx_stats_reset tdx0"));

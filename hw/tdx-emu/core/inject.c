@@ -153,6 +153,8 @@ bool tdx_inject_get_hold(struct tdx_module *m, int id, struct tdx_hold_info *out
         out->gpa = h->gpa;
         out->mode = h->mode;
         out->until_ns = h->until_ns;
+        out->busies = h->busies;
+        out->busies_seen = h->busies_seen;
         found = !expired;
     }
     pthread_mutex_unlock(&m->inject.mutex);
@@ -325,6 +327,15 @@ int tdx_inject_hold_lock(struct tdx_module *m, enum tdx_named_lock what,
                          uint64_t key, uint64_t gpa, enum tdx_lock_mode mode,
                          uint64_t duration_ns, char *err, size_t errlen)
 {
+    return tdx_inject_hold_lock_busies(m, what, key, gpa, mode, duration_ns, 0,
+                                       err, errlen);
+}
+
+int tdx_inject_hold_lock_busies(struct tdx_module *m, enum tdx_named_lock what,
+                                uint64_t key, uint64_t gpa,
+                                enum tdx_lock_mode mode, uint64_t duration_ns,
+                                uint64_t busies, char *err, size_t errlen)
+{
     struct tdx_inject *inj = &m->inject;
     enum tdx_lock_kind kind;
     struct tdx_lock *lock;
@@ -385,6 +396,8 @@ int tdx_inject_hold_lock(struct tdx_module *m, enum tdx_named_lock what,
         h->mode = mode;
         h->lock = lock;
         h->until_ns = duration_ns ? m->ops.clock_ns(m->opaque) + duration_ns : 0;
+        h->busies = busies;
+        h->busies_seen = 0;
         atomic_fetch_add(&inj->num_holds, 1);
     }
     pthread_mutex_unlock(&inj->mutex);
@@ -408,6 +421,28 @@ bool tdx_inject_release_hold(struct tdx_module *m, int id)
     }
     pthread_mutex_unlock(&inj->mutex);
     return found;
+}
+
+void tdx_inject_note_busy(struct tdx_module *m, const struct tdx_lock *lock)
+{
+    struct tdx_inject *inj = &m->inject;
+
+    pthread_mutex_lock(&inj->mutex);
+    for (int i = 0; i < TDX_INJECT_MAX_RULES; i++) {
+        struct tdx_hold_slot *h = &inj->hold[i];
+
+        if (!h->used || h->lock != lock) {
+            continue;
+        }
+        h->busies_seen++;
+        if (h->busies && h->busies_seen >= h->busies) {
+            /* The event the hold was waiting for: let the callers in. */
+            tdx_lock_release(h->lock, h->mode);
+            h->used = false;
+            atomic_fetch_sub(&inj->num_holds, 1);
+        }
+    }
+    pthread_mutex_unlock(&inj->mutex);
 }
 
 void tdx_inject_expire_holds(struct tdx_module *m)

@@ -115,6 +115,9 @@ struct tdx_hold_slot {
     enum tdx_lock_mode mode;
     uint64_t until_ns;      /* 0: until released */
     struct tdx_lock *lock;
+    /* Busy tries on the lock seen while held; with busies != 0 the hold
+     * releases itself at the busies-th (tdx_inject_note_busy). */
+    uint64_t busies, busies_seen;
 };
 
 struct tdx_inject {
@@ -155,6 +158,17 @@ int tdx_inject_add_status_rule(struct tdx_module *m,
 int tdx_inject_hold_lock(struct tdx_module *m, enum tdx_named_lock what,
                          uint64_t key, uint64_t gpa, enum tdx_lock_mode mode,
                          uint64_t duration_ns, char *err, size_t errlen);
+/*
+ * The same, ending on an event instead of (or before) a time: the hold
+ * releases itself right after the `busies`-th lock point that found the
+ * lock taken while it was held (0: no such limit). A test that wants N
+ * natural busies from a hold gets exactly that many hits on the lock,
+ * however fast or slow the callers come, and the callers then proceed.
+ */
+int tdx_inject_hold_lock_busies(struct tdx_module *m, enum tdx_named_lock what,
+                                uint64_t key, uint64_t gpa,
+                                enum tdx_lock_mode mode, uint64_t duration_ns,
+                                uint64_t busies, char *err, size_t errlen);
 bool tdx_inject_remove_status_rule(struct tdx_module *m, int id);
 bool tdx_inject_release_hold(struct tdx_module *m, int id);
 /* Times rule `id` fired, or -1 when there is no such rule. */
@@ -187,6 +201,8 @@ struct tdx_hold_info {
     uint64_t key, gpa;
     enum tdx_lock_mode mode;
     uint64_t until_ns;      /* 0: until released; else on ops.clock_ns */
+    uint64_t busies;        /* 0: no busy limit; else released at that many */
+    uint64_t busies_seen;   /* busy lock points on the lock so far */
 };
 
 bool tdx_inject_get_status_rule(struct tdx_module *m, int id,
@@ -208,6 +224,9 @@ void tdx_inject_fini(struct tdx_module *m);
 struct tdx_call;
 /* Status a rule injects at this lock point, or 0. */
 uint64_t tdx_inject_at_lock_point(struct tdx_call *c, uint64_t busy_status);
+/* A lock point found `lock` taken (any busy result of its try): count it
+ * on the holds of that lock, releasing those that reached their busies. */
+void tdx_inject_note_busy(struct tdx_module *m, const struct tdx_lock *lock);
 /* Drop lock holds whose time is up. */
 void tdx_inject_expire_holds(struct tdx_module *m);
 /* The TD of `tdr_pa` is being freed: drop the holds on locks inside it

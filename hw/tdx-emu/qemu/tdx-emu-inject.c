@@ -459,7 +459,13 @@ void tdx_emu_print_inject(TdxEmuState *s, GString *out)
         if (hi.what == TDX_NAMED_SEPT_ENTRY) {
             g_string_append_printf(out, " gpa 0x%" PRIx64, hi.gpa);
         }
-        g_string_append(out, hi.until_ns ? "  timed\n" : "  until released\n");
+        if (hi.busies) {
+            g_string_append_printf(out, "  until %" PRIu64 " busies (%" PRIu64
+                                   " seen)%s\n", hi.busies, hi.busies_seen,
+                                   hi.until_ns ? " or timed" : "");
+        } else {
+            g_string_append(out, hi.until_ns ? "  timed\n" : "  until released\n");
+        }
     }
     if (!header) {
         g_string_append(out, "  Lock holds: none\n");

@@ -249,13 +249,19 @@ TdxEmuLockHoldResult *qmp_tdx_emu_lock_hold(TdxEmuLockHoldArgs *args,
                    "out to hold until tdx-emu-lock-release");
         return NULL;
     }
-    id = tdx_inject_hold_lock(s->module, tdx_emu_lock_of[args->lock],
-                              args->has_key ? args->key : 0,
-                              args->has_gpa ? args->gpa : 0,
-                              args->mode == TDX_EMU_LOCK_MODE_SHARED ?
-                              TDX_LOCK_SHARED : TDX_LOCK_EXCLUSIVE,
-                              args->has_duration_ns ? args->duration_ns : 0,
-                              why, sizeof(why));
+    if (args->has_busies && args->busies == 0) {
+        error_setg(errp, "tdx-emu: 'busies' must be at least 1; leave it "
+                   "out to hold until tdx-emu-lock-release");
+        return NULL;
+    }
+    id = tdx_inject_hold_lock_busies(s->module, tdx_emu_lock_of[args->lock],
+                                     args->has_key ? args->key : 0,
+                                     args->has_gpa ? args->gpa : 0,
+                                     args->mode == TDX_EMU_LOCK_MODE_SHARED ?
+                                     TDX_LOCK_SHARED : TDX_LOCK_EXCLUSIVE,
+                                     args->has_duration_ns ? args->duration_ns : 0,
+                                     args->has_busies ? args->busies : 0,
+                                     why, sizeof(why));
     if (id < 0) {
         error_setg(errp, "tdx-emu: cannot hold lock '%s': %s", name, why);
         return NULL;
@@ -311,6 +317,9 @@ TdxEmuLockHoldInfoList *qmp_query_tdx_emu_lock_holds(const char *id,
             info->has_remaining_ns = true;
             info->remaining_ns = hi.until_ns > now ? hi.until_ns - now : 0;
         }
+        info->has_busies = hi.busies != 0;
+        info->busies = hi.busies;
+        info->busies_seen = hi.busies_seen;
         QAPI_LIST_APPEND(tail, info);
     }
     return list;
