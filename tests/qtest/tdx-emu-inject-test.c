@@ -528,6 +528,44 @@ static void test_hmp(void)
 }
 
 /*
+ * stretch-retry-ms on a zap leaf, in the inject= syntax over HMP and over
+ * QMP: listed with its counters by QMP and info tdx; refused on a leaf
+ * that is not a zap.
+ */
+static void test_stretch_syntax(void)
+{
+    QTestState *qts = qtest_init(ARGS "-object tdx-emu,id=tdx0");
+    g_autofree char *add = NULL, *info = NULL, *bad = NULL;
+    QDict *rsp, *r;
+    QList *rules;
+
+    add = qtest_hmp(qts, "tdx_inject_add tdx0 leaf=TDH.MEM.RANGE.BLOCK:operand=0x92"
+                    ":every=16:spare-retries=on:stretch-retry-ms=300");
+    g_assert_cmpstr(add, ==, "rule 0\r\n");
+    qmp_ok(qts, &rsp, "{ 'execute': 'tdx-emu-inject-add', 'arguments': "
+           "{ 'id': 'tdx0', 'leaf': 'TDH.MEM.TRACK', 'when': 'nth', "
+           "'n': 2, 'stretch-retry-ms': 50 } }");
+    qobject_unref(rsp);
+    rules = qobject_to(QList, qmp_ok(qts, &rsp, "{ 'execute': 'query-tdx-emu-inject', "
+                                     "'arguments': { 'id': 'tdx0' } }"));
+    r = qobject_to(QDict, qlist_peek(rules));
+    g_assert_cmpint(qdict_get_int(r, "stretch-retry-ms"), ==, 300);
+    g_assert_cmpint(qdict_get_int(r, "stretched"), ==, 0);
+    g_assert_cmpint(qdict_get_int(r, "stretch-entries"), ==, 0);
+    qobject_unref(rsp);
+    info = qtest_hmp(qts, "info tdx");
+    g_assert(strstr(info, "stretch-retry-ms 300 (stretched 0, 0 ended by an entry)"));
+    g_assert(strstr(info, "stretch-retry-ms 50 "));
+    bad = qtest_hmp(qts, "tdx_inject_add tdx0 leaf=TDH.MEM.PAGE.AUG:every=2"
+                    ":stretch-retry-ms=100");
+    if (!strstr(bad, "zap leaves")) {
+        g_test_message("HMP error for stretch on PAGE.AUG: %s", bad);
+    }
+    g_assert(strstr(bad, "zap leaves"));
+    qtest_quit(qts);
+}
+
+/*
  * 48 RDMD decisions of a probability-0.5 rule under `seed`, as the calls
  * saw them; *digest: the rule's decision-digest. Checks that the rule's
  * fired-at list names exactly the calls that saw the busy.
@@ -779,5 +817,6 @@ int main(int argc, char **argv)
     qtest_add_func("/tdx-emu/inject/command-line", test_command_line);
     qtest_add_func("/tdx-emu/inject/bad-input", test_bad_input);
     qtest_add_func("/tdx-emu/inject/hmp", test_hmp);
+    qtest_add_func("/tdx-emu/inject/stretch-syntax", test_stretch_syntax);
     return g_test_run();
 }

@@ -25,6 +25,7 @@
 struct tdx_module;
 
 #define TDX_INJECT_MAX_RULES 64
+#define TDX_INJECT_STRETCH_LPS 64   /* = TDX_MAX_LPS */
 #define TDX_INJECT_ANY_LEAF  (-1)
 /*
  * Rules on guest leaves (TDCALLs: e.g. TDG.MEM.PAGE.ACCEPT's S-EPT entry
@@ -65,7 +66,23 @@ struct tdx_status_rule {
      * turn a campaign's G3 rule into a TDX_BUG_ON by coincidence.
      */
     bool spare_retries;
+    /*
+     * Zap leaves only (TDH.MEM.RANGE.BLOCK, TDH.MEM.TRACK,
+     * TDH.MEM.PAGE.REMOVE); 0: off. When this rule fires, the caller's
+     * immediate retry of that call (same LP, leaf, RCX, RDX) waits at its
+     * first lock point, holding nothing, until a TDH.VP.ENTER of the same
+     * TD is attempted, or a vCPU of it leaves the TD, on another LP, or
+     * this many milliseconds pass (at most TDX_INJECT_STRETCH_MAX_MS).
+     * KVM retries a zap only after its kick has taken every vCPU out of
+     * the TD, and its entry gate (wait_for_sept_zap) keeps them out until
+     * the retry is done, so either event is V2 ENTRY_VIOLATED evidence
+     * (paths.h); a kernel with kick and gate only sees the retry take
+     * longer.
+     */
+    uint32_t stretch_retry_ms;
 };
+
+#define TDX_INJECT_STRETCH_MAX_MS 10000
 
 /* Locks a hold rule can name. */
 enum tdx_named_lock {
@@ -106,6 +123,17 @@ struct tdx_status_rule_slot {
     uint64_t prng;
     uint64_t digest;
     uint64_t fired_at[TDX_INJECT_FIRED_LOG];
+    uint64_t stretched;         /* retries it stretched */
+    uint64_t stretch_entries;   /* of those, ended by an entry or exit */
+};
+
+/* A stretch rule fired on this LP: its next call, if it is the retry. */
+struct tdx_stretch_arm {
+    bool armed;
+    int slot;
+    unsigned leaf;
+    uint64_t tdr;
+    uint32_t ms;
 };
 
 struct tdx_hold_slot {
@@ -128,6 +156,8 @@ struct tdx_inject {
     struct tdx_status_rule_slot status[TDX_INJECT_MAX_RULES];
     struct tdx_hold_slot hold[TDX_INJECT_MAX_RULES];
     tdx_lock_resolver resolver[TDX_NAMED_LOCK_COUNT];
+    _Atomic unsigned num_stretch_armed;
+    struct tdx_stretch_arm stretch[TDX_INJECT_STRETCH_LPS];
 };
 
 #define TDX_STATS_OPERANDS 256
@@ -191,6 +221,8 @@ struct tdx_status_rule_info {
      * TDX_INJECT_DIGEST_INIT). */
     uint64_t digest;
     uint64_t fired_at[TDX_INJECT_FIRED_LOG];
+    uint64_t stretched;         /* stretch_retry_ms: retries stretched */
+    uint64_t stretch_entries;   /* ... ended by a vCPU entry or exit */
 };
 
 /* One step of the decision digest: match `index` (1-based) fired or not. */

@@ -167,6 +167,12 @@ TdxEmuInjectRuleInfoList *qmp_query_tdx_emu_inject(const char *id, Error **errp)
         }
         info->has_spare_retries = r->spare_retries;
         info->spare_retries = r->spare_retries;
+        info->has_stretch_retry_ms = r->stretch_retry_ms != 0;
+        info->stretch_retry_ms = r->stretch_retry_ms;
+        info->has_stretched = r->stretch_retry_ms != 0;
+        info->stretched = ri.stretched;
+        info->has_stretch_entries = r->stretch_retry_ms != 0;
+        info->stretch_entries = ri.stretch_entries;
         QAPI_LIST_APPEND(tail, info);
     }
     return list;
