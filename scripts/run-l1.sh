@@ -119,11 +119,14 @@ total=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
 echo "---- tdx-emu: L1 summary ----"
 grep -E 'virt/tdx|kvm_intel|kvm:|TDX-EMU-L1: (kvm|tdx|vm-types|tainted)' "$log_tmp" | awk '!seen[$0]++' | sed 's/^/  /' || true
 init_s=$(sed -n 's/^TDX-EMU-HOST: init-seconds=//p' "$log_tmp")
+done_rc=$(sed -n 's/^TDX-EMU-L1: done rc=\([0-9]*\).*/\1/p' "$log_tmp" | tail -n1)
+if [ -z "$init_s" ] && [ -n "$done_rc" ]; then
+    init_s=?        # the init line was garbled on the console; init ran
+fi
 if [ -z "$init_s" ]; then
     echo "L1 did not reach init (QEMU exit $qemu_rc after ${total}s)"
     exit 2
 fi
-done_rc=$(sed -n 's/^TDX-EMU-L1: done rc=\([0-9]*\).*/\1/p' "$log_tmp" | tail -n1)
 if [ -z "$done_rc" ]; then
     echo "L1 reached init in ${init_s}s but did not finish (QEMU exit $qemu_rc after ${total}s)"
     exit 3
