@@ -18,9 +18,9 @@ rc=0
 python3 "$CAMPAIGN" --plan "$PLAN" --seeds 5,6 --out "$WORK/full" --junit "$WORK/full.xml" \
     > "$WORK/full.out" 2>&1 || rc=$?
 t1=$EPOCHREALTIME
-[ "$rc" = 1 ] || fail "unsharded run: expected exit 1 (M5 expected wrong on purpose), got $rc: $(tail -5 "$WORK/full.out")"
+[ "$rc" = 1 ] || fail "unsharded run: expected exit 1 (M5 expected wrong on purpose), got $rc: $(tail -5 "$WORK/full.out" | tr '\n' '|')"
 grep -qE '^G1 .* ok$' "$WORK/full.out" && grep -qE '^M5 .* UNEXPECTED$' "$WORK/full.out" ||
-    fail "unsharded table: expected G1 ok and M5 UNEXPECTED, got: $(grep -E '^(G1|M4|M5) ' "$WORK/full.out" | tr '\n' '|')"
+    fail "unsharded table: expected G1 ok and M5 UNEXPECTED, got: $(grep -E '^(G1|M4|M5) ' "$WORK/full.out" | tr '\n' '|') $(sed -n '/^notes:/,$p' "$WORK/full.out" | tr '\n' '|')"
 ok "unsharded: 4 runs (2 scenarios x seeds 5,6): $(grep -E '^campaign:' "$WORK/full.out" | tail -1)"
 
 # The documented fan-out: one process per shard, as many at once as cores.

@@ -26,10 +26,17 @@ no_line tdx 'TDX-Module initialization failed|module not loaded|TDH\.[A-Z.]* fai
 expect_line tdx '^  module state: SYS_SHUTDOWN' "module disabled by L1's shutdown path"
 expect_line tdx '^  LPs initialized: 2/2, packages with keys: 1/1' "every LP and package initialized"
 expect_line tdx '^    TDH\.SYS\.TDMR\.INIT +[0-9]+ +[0-9]+ +0 +0 +0' "TDMR.INIT without errors"
+# How fast is a figure, not a pass/fail: on a loaded machine (a shared CI
+# runner, scripts/load-test.sh) it took 16 s where a quiet one takes 1.5 s.
+# TDX_EMU_BOOT_BUDGET_S=N makes it a check where the machine is known.
 mod_s=$(sed -n 's/^TDX-EMU-HOST: tdx-module-seconds=//p' "$WORK/tdx.log" | head -n1)
-awk -v s="$mod_s" 'BEGIN { exit !(s > 0 && s < 10) }' ||
-    fail "QEMU start to 'TDX-Module initialized': expected < 10 s, got ${mod_s:-none} s"
-ok "TDX module initialized ${mod_s} s after QEMU started (< 10 s)"
+awk -v s="$mod_s" 'BEGIN { exit !(s > 0) }' ||
+    fail "QEMU start to 'TDX-Module initialized': expected a time, got '${mod_s:-none}'"
+if [ -n "${TDX_EMU_BOOT_BUDGET_S:-}" ]; then
+    awk -v s="$mod_s" -v b="$TDX_EMU_BOOT_BUDGET_S" 'BEGIN { exit !(s < b) }' ||
+        fail "QEMU start to 'TDX-Module initialized': expected < $TDX_EMU_BOOT_BUDGET_S s (TDX_EMU_BOOT_BUDGET_S), got $mod_s s"
+fi
+ok "TDX module initialized ${mod_s} s after QEMU started"
 echo "measured: QEMU start to 'TDX-Module initialized' ${mod_s} s, to init $(sed -n 's/^TDX-EMU-HOST: init-seconds=//p' "$WORK/tdx.log") s (2 vCPUs, TCG)"
 
 # Object present, plain CPU: today's baseline lines, nothing of TDX leaks.
