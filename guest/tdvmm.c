@@ -74,6 +74,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -1442,6 +1443,23 @@ static void *vcpu_thread(void *opaque)
     struct vcpu_run *v = opaque;
     struct tdvmm *t = v->t;
     int fd = t->vcpu_fd[v->id];
+
+    /*
+     * gate mode: vCPU i runs on L1 CPU i (mod the CPU count), so that a
+     * spinning vCPU is inside the TD on its own CPU whenever vCPU 0's
+     * thread zaps (with mmu_lock held, its CPU runs nothing else).
+     */
+    if (t->mode == TDP_MODE_GATE) {
+        long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+        cpu_set_t set;
+
+        CPU_ZERO(&set);
+        CPU_SET(ncpus > 0 ? v->id % ncpus : 0, &set);
+        if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+            printf("TDX-EMU-L1: tdvmm vcpu %u: cannot pin to a CPU: %s\n", v->id,
+                   strerror(errno));
+        }
+    }
 
     while (!atomic_load(&t->stop)) {
         if (ioctl(fd, KVM_RUN, 0) < 0) {
