@@ -223,6 +223,25 @@ enum tdx_td_xlate tdx_td_translate_private(struct tdx_td_run *run, uint64_t gpa,
                                            struct tdx_td_exit *exit);
 
 /*
+ * A shared GPA whose leaf entry in KVM's EPT (`entry`) is non-present with
+ * suppress-#VE clear (how KVM marks emulated MMIO): #VE with VE_INFO filled
+ * (exit reason 48, qualification with the access and the entry's
+ * permissions, GPA), or, while VE_INFO is still valid, an EPT-violation TD
+ * exit (*exit filled).
+ */
+enum tdx_td_xlate tdx_td_shared_ept_ve(struct tdx_td_run *run, uint64_t gpa,
+                                       int access, uint64_t entry,
+                                       struct tdx_td_exit *exit);
+
+/*
+ * The CPU raises the #VE of TDX_TD_XLATE_VE: the guest linear address of
+ * the access into VE_INFO, qualification bit 7 (linear address valid) and
+ * bit 8 when `final` (the access to the translated address, not to a guest
+ * paging structure).
+ */
+void tdx_td_ept_ve_gla(struct tdx_td_run *run, uint64_t gla, bool final);
+
+/*
  * Consistency check for tests and debug builds: no lock held by a finished
  * call (lock-hold injection rules excepted), PAMT consistent with the
  * module's objects. Returns true when consistent; otherwise describes the
