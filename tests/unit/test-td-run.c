@@ -6,6 +6,7 @@
  * VMCALL results back to the guest.
  */
 #include "sept-harness.h"
+#include "td-ve.h"
 
 #define GPA  0x80000000ULL
 
@@ -258,6 +259,16 @@ static void test_ept_ve_info(void)
                 "paging-structure #VE: qual %#llx (bit 7, not 8) gla %#llx gpa %#llx",
                 (unsigned long long)r.rdx, (unsigned long long)r.r8,
                 (unsigned long long)r.r9);
+    /* CPUID of the running vCPU: the TD's TSC frequency in leaf 0x15. */
+    {
+        uint32_t c[4] = { 0 };
+
+        tdx_td_run_cpuid(&run, 0x15, 0, c);
+        TDXT_EXPECT(c[0] == 1 && c[1] == run.td->cfg.tsc_frequency && c[1] != 0 &&
+                    c[2] == TDX_CPUID_TSC_CRYSTAL_HZ,
+                    "CPUID(0x15) of the TD: %u/%u x %u Hz (TSC_FREQUENCY %u)", c[1], c[0],
+                    c[2], run.td->cfg.tsc_frequency);
+    }
     /* No VE_INFO pending: the CPU's late GLA changes nothing. */
     tdx_td_ept_ve_gla(&run, gla, true);
     TDXT_EXPECT(!run.vcpu->ve_info.valid, "GLA without a pending EPT #VE is ignored");

@@ -170,7 +170,8 @@ uint64_t tdx_tdg_vp_veinfo_get(struct tdx_call *c, struct tdx_regs *r)
     return TDX_SUCCESS;
 }
 
-void tdx_td_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t r[4])
+void tdx_td_cpuid(unsigned tsc_frequency, uint32_t leaf, uint32_t subleaf,
+                  uint32_t r[4])
 {
     enum { EAX, EBX, ECX, EDX };
 
@@ -188,6 +189,14 @@ void tdx_td_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t r[4])
         if (subleaf == 0) {
             r[EBX] &= ~(1u << 2);               /* SGX */
             r[ECX] &= ~(1u << 13);              /* TME */
+        }
+        break;
+    case 0x15:
+        if (tsc_frequency) {
+            r[EAX] = 1;
+            r[EBX] = tsc_frequency;
+            r[ECX] = TDX_CPUID_TSC_CRYSTAL_HZ;
+            r[EDX] = 0;
         }
         break;
     case TDX_CPUID_LEAF_TDX:

@@ -242,6 +242,14 @@ enum tdx_td_xlate tdx_td_shared_ept_ve(struct tdx_td_run *run, uint64_t gpa,
 void tdx_td_ept_ve_gla(struct tdx_td_run *run, uint64_t gla, bool final);
 
 /*
+ * CPUID executed by the running vCPU (a leaf the module does not turn into
+ * #VE): r[0..3] = EAX..EDX, the CPU's values in, the TD's out (td-ve.h,
+ * tdx_td_cpuid(), with the TD's TSC frequency).
+ */
+void tdx_td_run_cpuid(const struct tdx_td_run *run, uint32_t leaf,
+                      uint32_t subleaf, uint32_t r[4]);
+
+/*
  * Consistency check for tests and debug builds: no lock held by a finished
  * call (lock-hold injection rules excepted), PAMT consistent with the
  * module's objects. Returns true when consistent; otherwise describes the
