@@ -144,5 +144,6 @@ enum tdx_td_xlate tdx_td_translate_private(struct tdx_td_run *run, uint64_t gpa,
 void tdx_td_run_cpuid(const struct tdx_td_run *run, uint32_t leaf,
                       uint32_t subleaf, uint32_t r[4])
 {
-    tdx_td_cpuid(run->td->cfg.tsc_frequency, leaf, subleaf, r);
+    tdx_td_cpuid(run->td->cfg.tsc_frequency, run->vcpu->x2apic_id, leaf,
+                 subleaf, r);
 }

@@ -170,8 +170,8 @@ uint64_t tdx_tdg_vp_veinfo_get(struct tdx_call *c, struct tdx_regs *r)
     return TDX_SUCCESS;
 }
 
-void tdx_td_cpuid(unsigned tsc_frequency, uint32_t leaf, uint32_t subleaf,
-                  uint32_t r[4])
+void tdx_td_cpuid(unsigned tsc_frequency, uint32_t x2apic_id, uint32_t leaf,
+                  uint32_t subleaf, uint32_t r[4])
 {
     enum { EAX, EBX, ECX, EDX };
 
@@ -184,6 +184,11 @@ void tdx_td_cpuid(unsigned tsc_frequency, uint32_t leaf, uint32_t subleaf,
     case 0x1:
         r[ECX] &= ~((1u << 5) | (1u << 6));     /* VMX, SMX */
         r[ECX] |= 1u << 31;                     /* hypervisor */
+        r[EBX] = (r[EBX] & 0x00FFFFFFu) | (x2apic_id << 24);
+        break;
+    case 0xB:
+    case 0x1F:
+        r[EDX] = x2apic_id;
         break;
     case 0x7:
         if (subleaf == 0) {
