@@ -7,8 +7,8 @@
 #   --mem SIZE       L1 memory (default 2G)
 #   --job NAME       run guest/jobs/NAME inside L1 (default show-tdx)
 #   --append ARGS    extra kernel command line
-  --initrd-overlay FILE  a gzip'd cpio unpacked over L1's initramfs (e.g.
-                   the real TD stack of scripts/fetch-real-td.sh)
+#   --initrd-overlay FILE  a gzip'd cpio unpacked over L1's initramfs (the
+#                    real TD stack of scripts/fetch-real-td.sh)
 #   --plain-cpu      keep the tdx-emu object but a plain CPU (no VMX/SEAM):
 #                    L1 sees no TDX platform
 #   --no-tdx-emu     plain QEMU behaviour: no tdx-emu object, plain CPU
