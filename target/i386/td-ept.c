@@ -24,7 +24,7 @@
  * asks for the access with TDG.VP.VMCALL. Reserved memory-type/permission
  * combinations are EPT misconfigurations.
  */
-static enum tdx_td_xlate shared_translate(const struct tdx_td_run *run,
+static enum tdx_td_xlate shared_translate(struct tdx_td_run *run,
                                           uint64_t gpa, int access,
                                           uint64_t *hpa, struct tdx_td_exit *exit)
 {
@@ -44,7 +44,7 @@ static enum tdx_td_xlate shared_translate(const struct tdx_td_run *run,
         }
         if (!(pte & TDX_ACCESS_RWX)) {
             if (!(pte & TDX_EPTE_SUPPRESS_VE) && level == 0) {
-                return TDX_TD_XLATE_VE;
+                return tdx_td_shared_ept_ve(run, gpa, access, pte, exit);
             }
             goto violation;
         }
