@@ -64,13 +64,7 @@ static enum tdx_td_xlate shared_translate(struct tdx_td_run *run,
     return TDX_TD_XLATE_OK;
 
 violation:
-    *exit = (struct tdx_td_exit) {
-        .reason = TDX_EXIT_REASON_EPT_VIOLATION,
-        .qualification = want |
-                         ((pte & TDX_ACCESS_RWX) << TDX_EPT_QUAL_PERM_SHIFT) |
-                         TDX_EPT_QUAL_GPA_VALID | TDX_EPT_QUAL_TRANSLATED,
-        .gpa = gpa,
-    };
+    tdx_td_ept_violation(gpa, access, pte, exit);
     return TDX_TD_XLATE_EXIT;
 misconfig:
     *exit = (struct tdx_td_exit) {

@@ -95,14 +95,20 @@ enum tdx_td_xlate tdx_td_shared_ept_ve(struct tdx_td_run *run, uint64_t gpa,
     if (ept_ve_info(run, gpa, want, entry)) {
         return TDX_TD_XLATE_VE;
     }
+    tdx_td_ept_violation(gpa, access, entry, exit);
+    return TDX_TD_XLATE_EXIT;
+}
+
+void tdx_td_ept_violation(uint64_t gpa, int access, uint64_t entry,
+                          struct tdx_td_exit *exit)
+{
     *exit = (struct tdx_td_exit) {
         .reason = TDX_EXIT_REASON_EPT_VIOLATION,
-        .qualification = want |
+        .qualification = (access & TDX_ACCESS_RWX) |
                          ((entry & TDX_ACCESS_RWX) << TDX_EPT_QUAL_PERM_SHIFT) |
                          TDX_EPT_QUAL_GPA_VALID | TDX_EPT_QUAL_TRANSLATED,
         .gpa = gpa,
     };
-    return TDX_TD_XLATE_EXIT;
 }
 
 void tdx_td_ept_ve_gla(struct tdx_td_run *run, uint64_t gla, bool final)

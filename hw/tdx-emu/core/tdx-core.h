@@ -234,6 +234,15 @@ enum tdx_td_xlate tdx_td_shared_ept_ve(struct tdx_td_run *run, uint64_t gpa,
                                        struct tdx_td_exit *exit);
 
 /*
+ * An EPT-violation TD exit for a final translation of `gpa` (access
+ * TDX_ACCESS_*, the permissions of the EPT entry that refused it): exit
+ * reason 48, qualification with the access, the entry's permissions and the
+ * linear-address-valid/final-translation bits, the GPA.
+ */
+void tdx_td_ept_violation(uint64_t gpa, int access, uint64_t entry,
+                          struct tdx_td_exit *exit);
+
+/*
  * The CPU raises the #VE of TDX_TD_XLATE_VE: the guest linear address of
  * the access into VE_INFO, qualification bit 7 (linear address valid) and
  * bit 8 when `final` (the access to the translated address, not to a guest
