@@ -34,8 +34,9 @@
  * whole run. --checksums [--vcpus N] [--pages P] prints the expected
  * checksums without KVM (for host-side tests of the payload).
  * --mode NAME[:N] (normal, convert[:rounds], hammer, pingpong[:exits],
- * compute[:iterations], ve) sets the payload's mode (RCX[23:16]) and N
- * (RCX[63:32]); per mode tdvmm also: convert — serves MapGPA
+ * compute[:iterations], ve, irq, gate[:rounds]) sets the payload's mode
+ * (RCX[23:16]) and N (RCX[63:32]); per mode tdvmm also: convert (and
+ * gate, whose vCPU 0 converts while the others spin) — serves MapGPA
  * (KVM_HC_MAP_GPA_RANGE: memory attributes, PUNCH_HOLE / MADV_DONTNEED)
  * and, before each range goes back to private, checks in its own shared
  * mapping what the TD wrote through its shared alias ("convert
@@ -315,14 +316,14 @@ _Static_assert(sizeof(struct kvm_userspace_memory_region2) == 160,
 #define TDP_ARG_SHIFT      32
 enum tdp_mode {
     TDP_MODE_NORMAL, TDP_MODE_CONVERT, TDP_MODE_HAMMER, TDP_MODE_PINGPONG,
-    TDP_MODE_COMPUTE, TDP_MODE_VE, TDP_MODE_IRQ, TDP_NR_MODES
+    TDP_MODE_COMPUTE, TDP_MODE_VE, TDP_MODE_IRQ, TDP_MODE_GATE, TDP_NR_MODES
 };
 static const char *const tdp_mode_names[TDP_NR_MODES] = {
-    "normal", "convert", "hammer", "pingpong", "compute", "ve", "irq",
+    "normal", "convert", "hammer", "pingpong", "compute", "ve", "irq", "gate",
 };
 /* N when RCX[63:32] is 0 (the payload's defaults). */
 static const uint64_t tdp_mode_default_n[TDP_NR_MODES] = {
-    0, 4, 0, 10000, TDP_LCG_ITERATIONS, 0, 20,
+    0, 4, 0, 10000, TDP_LCG_ITERATIONS, 0, 20, 4,
 };
 /* irq mode's checksum depends on the vCPU count (IPIs need two). */
 static unsigned tdp_nr_vcpus;
@@ -975,7 +976,8 @@ static uint64_t expected_checksum(unsigned vcpu, uint64_t pages,
         sum += (base + k * 8) ^ TDP_PATTERN_XOR;
     }
     c = sum ^ lcg_n((uint64_t)vcpu + 1, TDP_LCG_ITERATIONS);
-    if (mode == TDP_MODE_CONVERT) {
+    /* gate: vCPU 0 converts, the others only spin (no checksum part). */
+    if (mode == TDP_MODE_CONVERT || (mode == TDP_MODE_GATE && vcpu == 0)) {
         uint64_t half = pages / 2;
         uint64_t cbase = base + (pages - half) * PAGE_SIZE;
 
@@ -1269,7 +1271,8 @@ static int handle_hypercall(struct vcpu_run *v)
     uint64_t gpa = run->hypercall.args[0], pages = run->hypercall.args[1];
     int to_private = !!(run->hypercall.args[2] & KVM_MAP_GPA_RANGE_ENCRYPTED);
 
-    if (v->t->mode == TDP_MODE_CONVERT && to_private &&
+    if ((v->t->mode == TDP_MODE_CONVERT || v->t->mode == TDP_MODE_GATE) &&
+        to_private &&
         verify_shared(v, gpa, pages * PAGE_SIZE) < 0) {
         return 0;
     }
@@ -1642,13 +1645,13 @@ static void check_checksums(struct tdvmm *t)
         printf("TDX-EMU-L1: tdvmm pingpong exits=%llu seconds=%.3f per-second=%.0f\n",
                (unsigned long long)exits, secs, secs > 0 ? (double)exits / secs : 0.0);
     }
-    if (t->mode == TDP_MODE_CONVERT) {
+    if (t->mode == TDP_MODE_CONVERT || t->mode == TDP_MODE_GATE) {
         uint64_t n = t->mode_n ? t->mode_n : tdp_mode_default_n[t->mode];
+        uint64_t want = n * (t->mode == TDP_MODE_GATE ? 1 : t->nr_vcpus);
 
         printf("TDX-EMU-L1: tdvmm convert shared-verified=%u expected=%llu\n",
-               atomic_load(&t->shared_verified),
-               (unsigned long long)(n * t->nr_vcpus));
-        if (atomic_load(&t->shared_verified) != n * t->nr_vcpus) {
+               atomic_load(&t->shared_verified), (unsigned long long)want);
+        if (atomic_load(&t->shared_verified) != want) {
             bad = 1;
         }
     }
@@ -1710,7 +1713,7 @@ static int usage(void)
             " [--mode NAME[:N]]\n"
             "       tdvmm --checksums [--vcpus N] [--pages P] [--mode NAME[:N]]\n"
             "modes: normal, convert[:rounds], hammer, pingpong[:exits],"
-            " compute[:iterations], irq[:interrupts]\n");
+            " compute[:iterations], irq[:interrupts], gate[:rounds]\n");
     return 2;
 }
 
@@ -1779,7 +1782,8 @@ int main(int argc, char **argv)
         t.init_vcpu_data = (t.td_pages & TDP_MAX_PAGES) |
                            (uint64_t)t.mode << TDP_MODE_SHIFT |
                            t.mode_n << TDP_ARG_SHIFT;
-        if (t.mode == TDP_MODE_CONVERT && t.td_pages < 2) {
+        if ((t.mode == TDP_MODE_CONVERT || t.mode == TDP_MODE_GATE) &&
+            t.td_pages < 2) {
             fprintf(stderr, "tdvmm: convert mode needs --pages >= 2\n");
             return 2;
         }

@@ -17,6 +17,8 @@ PKGS=(
     bc libelf-dev libssl-dev kmod
     # L1 initramfs
     busybox-static
+    # JUnit schema check of the campaign's output (tests/system/test-campaign-shard.sh)
+    libxml2-utils
     # native tests: sanitizers and libFuzzer runtimes for clang
     clang libclang-rt-14-dev
 )

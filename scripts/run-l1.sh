@@ -22,6 +22,8 @@
 #   --quiet          do not echo the console, print only the summary
 #   --print-qemu-args  print QEMU's binary and arguments, one per line, and
 #                    exit (scripts/campaign runs QEMU itself from them)
+#   --kernel FILE    boot this L1 kernel image instead of the built one
+#                    (scripts/mutants boots kernel mutants this way)
 #
 # By default L1 gets the emulated TDX platform: -object tdx-emu,
 # -cpu max,tdx-emu=on, and kvm_intel.tdx=1 on its command line.
@@ -33,7 +35,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 smp=2 mem=2G job=show-tdx append='' tdx=1 tdx_cpu=1 timeout_s=300 logfile=''
-quiet=0 extra=() hmp_cmds=() tdx_props='' print_args=0 overlay=''
+quiet=0 extra=() hmp_cmds=() tdx_props='' print_args=0 overlay='' kernel=''
 while [ $# -gt 0 ]; do
     case "$1" in
         --smp) smp=$2; shift 2 ;;
@@ -49,6 +51,7 @@ while [ $# -gt 0 ]; do
         --log) logfile=$2; shift 2 ;;
         --quiet) quiet=1; shift ;;
         --print-qemu-args) print_args=1; shift ;;
+        --kernel) kernel=$2; shift 2 ;;
         --) shift; extra=("$@"); break ;;
         -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
@@ -58,6 +61,7 @@ done
 ART=$TDX_EMU_CACHE/artifacts.env
 [ -f "$ART" ] || die "nothing built yet: run scripts/build.sh first"
 eval "$(cat "$ART")"
+[ -z "$kernel" ] || { [ -f "$kernel" ] || die "--kernel $kernel: no such file"; KERNEL_IMAGE=$kernel; }
 for v in QEMU_BINARY KERNEL_IMAGE INITRAMFS FIRMWARE_DIR; do
     [ -e "${!v:-/nonexistent}" ] || die "$v (${!v:-unset}) is missing: run scripts/build.sh"
 done

@@ -30,6 +30,7 @@
 #define TDP_MODE_COMPUTE    4   /* N = LCG iterations (0: 1000000) */
 #define TDP_MODE_VE         5   /* #VE instructions + guest leaves (N unused) */
 #define TDP_MODE_IRQ        6   /* N = interrupts per kind (0: 20) */
+#define TDP_MODE_GATE       7   /* N = vCPU 0's convert rounds (0: 4) */
 #define TDP_ARG_SHIFT       32
 
 /* The stub build's RCX (mode and N for a plain-x86 run; 0: default). */

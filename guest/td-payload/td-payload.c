@@ -121,6 +121,15 @@
  *               C = self | host << 16 | ipi << 32. Console:
  *               "td-payload vcpu <i> irq self <s> host <h> ipi <p> vcpus <n>".
  *               Panic 0x103 if an interrupt does not come.
+ *   7 gate:     vCPU 0 as convert (N rounds); the other vCPUs accept R_i
+ *               and sum it as normal, then step an LCG with no exit at all
+ *               (only interrupts take them out) until vCPU 0 is done
+ *               converting (a flag in the payload's memory), then report
+ *               C as normal. Whenever vCPU 0's conversion makes the host
+ *               zap private pages, the other vCPUs are inside the TD with
+ *               work to do: a host that lets a kicked vCPU back in before
+ *               its zap retry is done (no entry gate) is seen to, every
+ *               time. Console: "td-payload vcpu <i> gate spins <k>".
  * The start line then ends in " mode <name> n <N as given>".
  * Stub build: TD_PAYLOAD_STUB_RCX (default 0) is the 64-bit RCX, so the
  * stub can run compute mode (guest/meson.build: td-payload-stub.bin).
@@ -723,6 +732,9 @@ static uint64_t convert_rounds(uint64_t vcpu, uint64_t base, uint64_t pages,
     return checksum;
 }
 
+/* gate mode: vCPU 0 finished converting. */
+static uint32_t gate_converted;
+
 /* ---- hammer mode ---------------------------------------------------------- */
 
 /*
@@ -1194,6 +1206,7 @@ void td_main(uint64_t vcpu, uint64_t rcx, uint64_t gpaw)
     uint64_t n = rcx >> TDP_ARG_SHIFT, checksum, t0, t1;
     static const char *const names[] = {
         "normal", "convert", "hammer", "pingpong", "compute", "ve", "irq",
+        "gate",
     };
 
     setup_idt(vcpu);
@@ -1204,12 +1217,12 @@ void td_main(uint64_t vcpu, uint64_t rcx, uint64_t gpaw)
     put_dec(gpaw);
     if (mode) {
         put_str(" mode ");
-        put_str(mode <= TDP_MODE_IRQ ? names[mode] : "?");
+        put_str(mode <= TDP_MODE_GATE ? names[mode] : "?");
         put_str(" n ");
         put_dec(n);
     }
     put_char('\n');
-    if (mode > TDP_MODE_IRQ || (mode == TDP_MODE_VE && !HAVE_TDX_CALLS)) {
+    if (mode > TDP_MODE_GATE || (mode == TDP_MODE_VE && !HAVE_TDX_CALLS)) {
         panic(vcpu, PANIC_TDCALL, "unknown mode rcx", rcx, mode);
     }
     if (base + pages * PAGE_SIZE > REGION_LIMIT) {
@@ -1251,6 +1264,27 @@ void td_main(uint64_t vcpu, uint64_t rcx, uint64_t gpaw)
         accept_region(vcpu, base, pages);
         report(vcpu, ve_run(vcpu, base));
 #endif
+    case TDP_MODE_GATE:
+        accept_region(vcpu, base, pages);
+        checksum = memory_sum(vcpu, base, pages) ^ lcg(vcpu);
+        if (vcpu == 0) {
+            checksum = convert_rounds(vcpu, base, pages, 1ull << (gpaw - 1),
+                                      n ? n : CONVERT_ROUNDS, checksum);
+            __atomic_store_n(&gate_converted, 1, __ATOMIC_RELEASE);
+        } else {
+            uint64_t x = vcpu, spins = 0;
+
+            while (!__atomic_load_n(&gate_converted, __ATOMIC_ACQUIRE)) {
+                x = lcg_n(x, 1000);
+                __asm__ volatile("" : : "r"(x));    /* keep the work */
+                spins++;
+            }
+            put_prefix(vcpu);
+            put_str("gate spins ");
+            put_dec(spins);
+            put_char('\n');
+        }
+        report(vcpu, checksum);
     case TDP_MODE_HAMMER:
         /* Even vCPUs hammer while odd ones accept (their PAGE.AUG and
          * SEPT.ADD then meet the hammering vCPUs' VP.ENTER, which holds

@@ -246,7 +246,7 @@ int main(int argc, char **argv)
            (double)t_aug_steady / n_aug_steady, (double)t_aug_steady / n_aug_steady / ms);
     printf("  %-40s %8.1f ns  %6.2fx memset\n", "TDH.MEM.SEPT.ADD (recycled table)",
            (double)t_sept_steady / n_sept_steady, (double)t_sept_steady / n_sept_steady / ms);
-    printf("  %-40s %8.1f ns  %6.2fx memset\n", "VP.ENTER core (begin+end)",
+    printf("  %-40s %8.1f ns  %6.2fx memset\n", "TDH.VP.ENTER + TD exit (dispatcher)",
            (double)t_enter / ENTERS, (double)t_enter / ENTERS / ms);
     printf(" growth (fresh GPA region per round; first touch of new module memory):\n");
     printf("  %-40s %8.1f ns  %6.2fx memset\n", "TDH.MEM.PAGE.AUG",

@@ -440,7 +440,8 @@ static void test_every(void)
  * The HMP commands: a rule in inject= syntax with spare-retries (the
  * retry of the busy RDMD is left alone: busy on calls 2 and 5, not 3),
  * listed by info tdx and QMP, removed; a PAMT hold on the RDMD page makes
- * RDMD busy until released; stats reset; errors are reported.
+ * RDMD busy until released, or until its 2nd busy (busies=2); stats
+ * reset; errors are reported.
  */
 static void test_hmp(void)
 {
@@ -481,6 +482,36 @@ static void test_hmp(void)
     g_free(qtest_hmp(qts, "tdx_lock_release tdx0 0"));
     g_assert(!rdmd_busy(qts));
 
+    /* A hold that ends on its 2nd busy, not on a time. */
+    {
+        g_autofree char *h0 = NULL, *i1 = NULL, *rel = NULL, *zero = NULL;
+        QList *l;
+        QDict *h;
+
+        h0 = qtest_hmp(qts, "tdx_lock_hold tdx0 lock=pamt,key=0x%llx,"
+                       "mode=exclusive,busies=2", (unsigned long long)RDMD_PAGE);
+        g_assert_cmpstr(h0, ==, "hold 0\r\n");
+        g_assert(rdmd_busy(qts));
+        i1 = qtest_hmp(qts, "info tdx");
+        if (!strstr(i1, "until 2 busies (1 seen)")) {
+            g_test_message("info tdx with a busies hold:\n%s", i1);
+        }
+        g_assert(strstr(i1, "until 2 busies (1 seen)"));
+        l = qobject_to(QList, qmp_ok(qts, &rsp, "{ 'execute': "
+                       "'query-tdx-emu-lock-holds', 'arguments': { 'id': 'tdx0' } }"));
+        h = qobject_to(QDict, qlist_peek(l));
+        g_assert_cmpuint(get_u64(h, "busies"), ==, 2);
+        g_assert_cmpuint(get_u64(h, "busies-seen"), ==, 1);
+        g_assert(!qdict_haskey(h, "remaining-ns"));
+        qobject_unref(rsp);
+        g_assert(rdmd_busy(qts));       /* the 2nd: the hold releases itself */
+        g_assert(!rdmd_busy(qts));
+        rel = qtest_hmp(qts, "tdx_lock_release tdx0 0");
+        g_assert(strstr(rel, "has no lock hold 0"));
+        zero = qtest_hmp(qts, "tdx_lock_hold tdx0 lock=global,mode=exclusive,busies=0");
+        g_assert(strstr(zero, "'busies' must be at least 1"));
+    }
+
     g_assert_cmpuint(busy_count(qts, TDH_PHYMEM_PAGE_RDMD, OP_RCX, NULL), >, 0);
     g_free(qtest_hmp(qts, "tdx_stats_reset tdx0"));
     g_assert_cmpuint(busy_count(qts, TDH_PHYMEM_PAGE_RDMD, OP_RCX, NULL), ==, 0);
@@ -493,6 +524,44 @@ static void test_hmp(void)
     g_free(bad);
     bad = qtest_hmp(qts, "tdx_lock_release tdx0 7");
     g_assert(strstr(bad, "has no lock hold 7"));
+    qtest_quit(qts);
+}
+
+/*
+ * stretch-retry-ms on a zap leaf, in the inject= syntax over HMP and over
+ * QMP: listed with its counters by QMP and info tdx; refused on a leaf
+ * that is not a zap.
+ */
+static void test_stretch_syntax(void)
+{
+    QTestState *qts = qtest_init(ARGS "-object tdx-emu,id=tdx0");
+    g_autofree char *add = NULL, *info = NULL, *bad = NULL;
+    QDict *rsp, *r;
+    QList *rules;
+
+    add = qtest_hmp(qts, "tdx_inject_add tdx0 leaf=TDH.MEM.RANGE.BLOCK:operand=0x92"
+                    ":every=16:spare-retries=on:stretch-retry-ms=300");
+    g_assert_cmpstr(add, ==, "rule 0\r\n");
+    qmp_ok(qts, &rsp, "{ 'execute': 'tdx-emu-inject-add', 'arguments': "
+           "{ 'id': 'tdx0', 'leaf': 'TDH.MEM.TRACK', 'when': 'nth', "
+           "'n': 2, 'stretch-retry-ms': 50 } }");
+    qobject_unref(rsp);
+    rules = qobject_to(QList, qmp_ok(qts, &rsp, "{ 'execute': 'query-tdx-emu-inject', "
+                                     "'arguments': { 'id': 'tdx0' } }"));
+    r = qobject_to(QDict, qlist_peek(rules));
+    g_assert_cmpint(qdict_get_int(r, "stretch-retry-ms"), ==, 300);
+    g_assert_cmpint(qdict_get_int(r, "stretched"), ==, 0);
+    g_assert_cmpint(qdict_get_int(r, "stretch-entries"), ==, 0);
+    qobject_unref(rsp);
+    info = qtest_hmp(qts, "info tdx");
+    g_assert(strstr(info, "stretch-retry-ms 300 (stretched 0, 0 ended by an entry)"));
+    g_assert(strstr(info, "stretch-retry-ms 50 "));
+    bad = qtest_hmp(qts, "tdx_inject_add tdx0 leaf=TDH.MEM.PAGE.AUG:every=2"
+                    ":stretch-retry-ms=100");
+    if (!strstr(bad, "zap leaves")) {
+        g_test_message("HMP error for stretch on PAGE.AUG: %s", bad);
+    }
+    g_assert(strstr(bad, "zap leaves"));
     qtest_quit(qts);
 }
 
@@ -748,5 +817,6 @@ int main(int argc, char **argv)
     qtest_add_func("/tdx-emu/inject/command-line", test_command_line);
     qtest_add_func("/tdx-emu/inject/bad-input", test_bad_input);
     qtest_add_func("/tdx-emu/inject/hmp", test_hmp);
+    qtest_add_func("/tdx-emu/inject/stretch-syntax", test_stretch_syntax);
     return g_test_run();
 }

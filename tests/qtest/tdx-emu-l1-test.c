@@ -2,17 +2,24 @@
  * qtest: the fork with TCG and a real L1 (Linux with KVM/TDX on the
  * emulated TDX module), driven over QMP mid-run. Each case boots L1 with a
  * job (guest/jobs: "tdvmm" builds and destroys a TD, "td-run" runs the TD
- * payload), waits on L1's serial console (a file) for the line that says
- * the job reached the phase of interest, then arms injection rules
- * (tdx-emu-inject-add) or takes a lock (tdx-emu-lock-hold, the TD named by
- * query-tdx-emu-tds), waits for "TDX-EMU-L1: done rc=", and asserts the
- * reaction the module recognized per busy path (query-tdx-emu-paths):
+ * payload) and asserts the reaction the module recognized per busy path
+ * (query-tdx-emu-paths) once L1 printed "TDX-EMU-L1: done rc=".
+ *
+ * No case depends on timing. Injection rules are armed over QMP
+ * (tdx-emu-inject-add) while the machine is still stopped (-S): the leaves
+ * they name only run once the TD exists, so every call of the phase is
+ * counted from its first, however fast or slow the machine. A lock hold
+ * needs its TD: it is taken once query-tdx-emu-tds shows the TD with its
+ * vCPUs, and it ends on an event, after N busies on the lock (busies=N),
+ * not after a time; the TD cannot finish without entering, so the N busies
+ * come however late the hold is taken. Cases:
  *
  *   G1   PAGE.ADD busy at TD build           -> retry-later
  *   G2   PAGE.AUG busy at an EPT violation   -> local-retry
  *   G3   BLOCK / TRACK / REMOVE busy         -> kick-and-retry (V2: entry-gated)
  *   V1   VP.ENTER busy, operand TD_EPOCH     -> reenter (injected, and natural
- *                                               from a held td-epoch lock)
+ *                                               from a td-epoch lock held
+ *                                               until 16 busies)
  *   W1   PAGE.WBINVD busy at teardown        -> unhandled; KVM WARNs (detected)
  *
  * and determinism: two runs of the same workload with the same seed and a
@@ -49,6 +56,8 @@ typedef struct L1 {
 
 static const char *kernel, *initrd, *firmware;
 
+static QDict *qmp_ok(QTestState *qts, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
 static bool have_artifacts(void)
 {
     kernel = g_getenv("TDX_EMU_L1_KERNEL");
@@ -70,7 +79,10 @@ static double l1_seconds(L1 *l1)
     return (g_get_monotonic_time() - l1->t0) / 1e6;
 }
 
-/* Boot L1 (2 vCPUs, 2 GiB) running `job`, with the tdx-emu object "tdx0". */
+/*
+ * Start L1 (2 vCPUs, 2 GiB) running `job`, with the tdx-emu object "tdx0",
+ * stopped (-S): arm what the case needs over QMP, then l1_cont().
+ */
 static void l1_start(L1 *l1, const char *job, const char *append, uint64_t seed)
 {
     g_autofree char *args = NULL;
@@ -83,7 +95,7 @@ static void l1_start(L1 *l1, const char *job, const char *append, uint64_t seed)
      * accelerator given, TCG, is the one used. */
     args = g_strdup_printf(
         "-M q35 -accel tcg,thread=multi -cpu max,tdx-emu=on -smp 2 -m 2G "
-        "-nic none -no-reboot -no-shutdown -monitor none -L %s -kernel %s "
+        "-nic none -no-reboot -no-shutdown -S -monitor none -L %s -kernel %s "
         "-initrd %s -append 'console=ttyS0 panic=-1 nohibernate "
         "tdx_emu.job=%s kvm_intel.tdx=1 %s' -serial file:%s "
         "-object tdx-emu,id=tdx0,seed=%" PRIu64,
@@ -92,6 +104,13 @@ static void l1_start(L1 *l1, const char *job, const char *append, uint64_t seed)
     l1->text = g_string_new(NULL);
     l1->t0 = g_get_monotonic_time();
     l1->qts = qtest_init(args);
+}
+
+/* Let L1 run (after l1_start and whatever the case armed). */
+static void l1_cont(L1 *l1)
+{
+    qobject_unref(qmp_ok(l1->qts, "{ 'execute': 'cont' }"));
+    l1->t0 = g_get_monotonic_time();
 }
 
 /* Read what L1 printed since the last call. */
@@ -123,9 +142,8 @@ static void l1_dump_tail(L1 *l1)
 }
 
 /*
- * Wait until L1's console has a line containing `what`. The jobs are
- * fast (a TD build takes well under a second under TCG), so poll often:
- * what a case arms when the line shows must land in the phase it names.
+ * Wait until L1's console has a line containing `what` (a marker only:
+ * nothing a case does depends on how soon after the line it runs).
  */
 static void l1_wait_line(L1 *l1, const char *what)
 {
@@ -203,7 +221,6 @@ static void l1_stop(L1 *l1)
 }
 
 /* A QMP command that must succeed: its response (caller unrefs). */
-static QDict *qmp_ok(QTestState *qts, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 static QDict *qmp_ok(QTestState *qts, const char *fmt, ...)
 {
     va_list ap;
@@ -350,8 +367,9 @@ typedef struct Decisions {
 
 /*
  * Build a TD (job tdvmm) with a probability rule on PAGE.ADD's TDR lock
- * point armed once tdvmm created the VM (the whole build takes well under
- * a second); assert G1 and return what the rule decided.
+ * point, armed over QMP before L1 runs (PAGE.ADD only comes with the TD
+ * build, so the rule sees every one of them); assert G1 and return what
+ * the rule decided.
  */
 static Decisions build_with_prob_rule(uint64_t seed)
 {
@@ -363,9 +381,9 @@ static Decisions build_with_prob_rule(uint64_t seed)
     int rc;
 
     l1_start(&l1, "tdvmm", "", seed);
-    l1_wait_line(&l1, "TDX-EMU-L1: tdvmm vm created");
     add_rule(&l1, "{ 'leaf': 'TDH.MEM.PAGE.ADD', 'operand': 2, "
              "'when': 'probability', 'probability': 0.03 }");
+    l1_cont(&l1);
     rc = l1_wait_done(&l1, &console);
     expect_clean_job(&l1, rc, console, "TDX-EMU-L1: tdvmm destroyed");
 
@@ -408,11 +426,12 @@ static char *fired_prefix(const Decisions *d, uint64_t limit)
 }
 
 /*
- * G1, twice with the same seed: both runs reach G1 with retry-later, and
- * the rule fired at the same match indices over the matches both runs
- * saw (when the rule is armed mid-run, the first PAGE.ADDs may or may not
- * be over: the count may differ, the decision stream does not). A third
- * run with another seed fires elsewhere.
+ * G1, twice with the same seed: both runs reach G1 with retry-later, the
+ * rule saw the same PAGE.ADDs (every one, retries included) and fired at
+ * the same match indices: same decision digest. The comparison is over
+ * the common prefix of matches, which is what the engine promises to a
+ * rule armed mid-run too (tdx-emu-inject-test checks that without a
+ * guest). A third run with another seed fires elsewhere.
  */
 static void test_g1_build_determinism(void)
 {
@@ -438,13 +457,12 @@ static void test_g1_build_determinism(void)
     pb = fired_prefix(&b, common);
     g_test_message("common prefix %" PRIu64 " matches: run 1 fired at [%s], "
                    "run 2 at [%s]", common, pa, pb);
-    g_assert_cmpuint(common, >=, 256);      /* most of 512 PAGE.ADDs */
+    g_assert_cmpuint(common, >=, 512);      /* every PAGE.ADD of the build */
     g_assert_cmpstr(pa, !=, "");
     g_assert_cmpstr(pa, ==, pb);
-    if (a.matches == b.matches) {
-        /* Same number of decisions: the same decisions, all of them. */
-        g_assert_cmphex(a.digest, ==, b.digest);
-    }
+    /* Armed before the first PAGE.ADD: the same decisions, all of them. */
+    g_assert_cmpuint(a.matches, ==, b.matches);
+    g_assert_cmphex(a.digest, ==, b.digest);
     /* Another seed, other decisions on the same workload. */
     pc = fired_prefix(&c, common);
     g_test_message("seed 4321 fired at [%s]", pc);
@@ -459,7 +477,7 @@ static void test_g1_build_determinism(void)
 /*
  * A 2-vCPU TD converting memory between private and shared: EPT
  * violations (AUG), zaps (BLOCK, TRACK, REMOVE) and entries. Rules armed
- * over QMP once the vCPUs run.
+ * over QMP before L1 runs: none of these leaves comes before the TD runs.
  */
 /* calls of leaf `name` in query-tdx-emu-stats (0 when not listed). */
 static uint64_t leaf_calls(L1 *l1, const char *name)
@@ -493,13 +511,13 @@ static void test_runtime_rules(void)
     }
     l1_start(&l1, "td-run", "tdx_emu.td_vcpus=2 tdx_emu.td_pages=256 "
              "tdx_emu.td_mode=convert:40", 5);
-    l1_wait_line(&l1, "TDX-EMU-L1: tdvmm run vcpus=");
     add_rule(&l1, "{ 'leaf': 'TDH.MEM.PAGE.AUG', 'when': 'every', 'n': 20 }");
     add_rule(&l1, "{ 'leaf': 'TDH.MEM.RANGE.BLOCK', 'when': 'every', 'n': 20, 'spare-retries': true }");
     add_rule(&l1, "{ 'leaf': 'TDH.MEM.TRACK', 'when': 'every', 'n': 15, 'spare-retries': true }");
     add_rule(&l1, "{ 'leaf': 'TDH.MEM.PAGE.REMOVE', 'when': 'every', 'n': 25, 'spare-retries': true }");
     add_rule(&l1, "{ 'leaf': 'TDH.VP.ENTER', 'operand': 169, 'when': 'every', "
              "'n': 100 }");
+    l1_cont(&l1);
     rc = l1_wait_done(&l1, &console);
     expect_clean_job(&l1, rc, console, "TDX-EMU-L1: tdvmm run ok vcpus=2 mode=convert");
     log_rules(&l1);
@@ -532,53 +550,108 @@ static void test_runtime_rules(void)
 
 /* ---- V1 from a lock hold -------------------------------------------------- */
 
+/* Busies the td-epoch hold waits for before it releases itself. */
+#define EPOCH_HOLD_BUSIES 16
+
 /*
- * A TD running (pingpong mode: ~2 s of port I/O exits and re-entries, no
- * zaps, so no TRACK that a held epoch lock would make busy and whose single
- * retry could then fail): hold its TD
- * epoch lock exclusive for 50 ms. Every TDH.VP.ENTER in that window finds
- * it taken (TDX_OPERAND_BUSY | TD_EPOCH, a natural busy: path V1), and KVM
- * re-enters later; the TD completes.
+ * The TDR of the job's TD once the module shows it with `vcpus` vCPUs
+ * (query-tdx-emu-tds, polled: an event of the module, not a time).
+ */
+static uint64_t l1_wait_td(L1 *l1, uint64_t vcpus)
+{
+    while (l1_seconds(l1) < L1_TIMEOUT_S) {
+        QDict *rsp = qmp_ok(l1->qts, "{ 'execute': 'query-tdx-emu-tds', "
+                            "'arguments': { 'id': 'tdx0' } }");
+        QList *tds = qdict_get_qlist(rsp, "return");
+        QDict *td = qlist_size(tds) == 1 ? qobject_to(QDict, qlist_peek(tds)) : NULL;
+
+        if (td && get_u64(td, "vcpus") == vcpus) {
+            uint64_t tdr = get_u64(td, "tdr");
+
+            g_test_message("%.2f s: TD: TDR %#" PRIx64 ", %" PRIu64 " vCPUs, %"
+                           PRIu64 " private pages", l1_seconds(l1), tdr,
+                           get_u64(td, "vcpus"), get_u64(td, "private-pages"));
+            qobject_unref(rsp);
+            return tdr;
+        }
+        qobject_unref(rsp);
+        l1_read(l1);
+        if (strstr(l1->text->str, "TDX-EMU-L1: done rc=")) {
+            l1_dump_tail(l1);
+            g_test_message("L1's job ended before the module showed its TD");
+            g_assert_not_reached();
+        }
+        g_usleep(5 * 1000);
+    }
+    l1_dump_tail(l1);
+    g_test_message("timeout: no TD with %" PRIu64 " vCPUs after %d s", vcpus,
+                   L1_TIMEOUT_S);
+    g_assert_not_reached();
+}
+
+/*
+ * A TD running (pingpong mode: 20000 port I/O exits and re-entries, no
+ * zaps, so no TRACK that a held epoch lock would make busy and whose
+ * single retry could then fail). As soon as the module shows the TD with
+ * both vCPUs, hold its TD epoch lock exclusive until EPOCH_HOLD_BUSIES
+ * lock points found it taken: each a TDH.VP.ENTER failing with
+ * TDX_OPERAND_BUSY | TD_EPOCH (a natural busy: path V1) that KVM
+ * re-enters later. The hold then releases itself and the TD completes.
+ * However late the hold comes (during the build or the run), the TD cannot
+ * finish its exits without entering, so the busies come.
  */
 static void test_epoch_hold(void)
 {
     L1 l1;
     g_autofree char *console = NULL;
-    QDict *rsp, *td, *table;
-    QList *tds;
+    QDict *rsp, *table;
+    QList *holds;
     uint64_t tdr;
+    int64_t hold = -1;
     int rc;
 
     if (!have_artifacts()) {
         return;
     }
     l1_start(&l1, "td-run", "tdx_emu.td_vcpus=2 tdx_emu.td_mode=pingpong:20000", 9);
-    l1_wait_line(&l1, "TDX-EMU-L1: tdvmm run vcpus=");
-    rsp = qmp_ok(l1.qts, "{ 'execute': 'query-tdx-emu-tds', "
-                 "'arguments': { 'id': 'tdx0' } }");
-    tds = qdict_get_qlist(rsp, "return");
-    g_assert_cmpint(qlist_size(tds), ==, 1);
-    td = qobject_to(QDict, qlist_peek(tds));
-    tdr = get_u64(td, "tdr");
-    g_assert_cmpuint(get_u64(td, "vcpus"), ==, 2);
-    g_test_message("TD: TDR %#" PRIx64 ", %" PRIu64 " vCPUs, %" PRIu64
-                   " private pages", tdr, get_u64(td, "vcpus"),
-                   get_u64(td, "private-pages"));
-    qobject_unref(rsp);
+    l1_cont(&l1);
+    l1_wait_line(&l1, "TDX-EMU-L1: tdvmm vm created");
+    tdr = l1_wait_td(&l1, 2);
 
-    rsp = qmp_ok(l1.qts, "{ 'execute': 'tdx-emu-lock-hold', 'arguments': "
-                 "{ 'id': 'tdx0', 'lock': 'td-epoch', 'key': %" PRIu64 ", "
-                 "'mode': 'exclusive', 'duration-ns': 50000000 } }", tdr);
-    g_test_message("%.1f s: holding td-epoch of TDR %#" PRIx64 " for 50 ms",
-                   l1_seconds(&l1), tdr);
-    qobject_unref(rsp);
+    /* "Busy right now" only while a TRACK or a hold has it: try again. */
+    while (hold < 0 && l1_seconds(&l1) < L1_TIMEOUT_S) {
+        rsp = qtest_qmp(l1.qts, "{ 'execute': 'tdx-emu-lock-hold', 'arguments': "
+                        "{ 'id': 'tdx0', 'lock': 'td-epoch', 'key': %" PRIu64 ", "
+                        "'mode': 'exclusive', 'busies': %d } }", tdr,
+                        EPOCH_HOLD_BUSIES);
+        if (qdict_haskey(rsp, "return")) {
+            hold = qdict_get_int(qdict_get_qdict(rsp, "return"), "hold");
+        } else {
+            const char *why = qdict_get_try_str(qdict_get_qdict(rsp, "error"), "desc");
+
+            g_test_message("tdx-emu-lock-hold: %s", why);
+            g_assert(why && strstr(why, "busy right now"));
+            g_usleep(1000);
+        }
+        qobject_unref(rsp);
+    }
+    g_assert_cmpint(hold, >=, 0);
+    g_test_message("%.2f s: holding td-epoch of TDR %#" PRIx64 " until %d busies",
+                   l1_seconds(&l1), tdr, EPOCH_HOLD_BUSIES);
 
     rc = l1_wait_done(&l1, &console);
     expect_clean_job(&l1, rc, console, "TDX-EMU-L1: tdvmm run ok vcpus=2");
+    /* The hold is gone: it released itself (or went with the TD). */
+    rsp = qmp_ok(l1.qts, "{ 'execute': 'query-tdx-emu-lock-holds', "
+                 "'arguments': { 'id': 'tdx0' } }");
+    holds = qdict_get_qlist(rsp, "return");
+    g_assert_cmpint(qlist_size(holds), ==, 0);
+    qobject_unref(rsp);
     table = paths(&l1);
     expect_path(table, "V1", "natural", "reenter");
+    g_assert_cmpuint(row_get(table, "V1", "natural"), >=, EPOCH_HOLD_BUSIES);
     g_assert_cmpuint(row_get(table, "V1", "injected"), ==, 0);
-    /* Only entries met the hold: no TRACK (G3b) came in its window. */
+    /* Only entries met the hold: no TRACK (G3b) came while it was held. */
     g_assert_cmpuint(row_get(table, "G3b", "natural"), ==, 0);
     qobject_unref(table);
     l1_stop(&l1);
@@ -587,9 +660,10 @@ static void test_epoch_hold(void)
 /* ---- W1 ------------------------------------------------------------------ */
 
 /*
- * A busy TDH.PHYMEM.PAGE.WBINVD at teardown, armed once tdvmm created
- * its VM: KVM has no retry for it (TDX_BUG_ON): the module sees it
- * unhandled, L1 WARNs and the job fails. The harness detects the bug.
+ * A busy TDH.PHYMEM.PAGE.WBINVD at teardown (the rule armed before L1
+ * runs; WBINVD only comes when KVM reclaims the TD's pages): KVM has no
+ * retry for it (TDX_BUG_ON): the module sees it unhandled, L1 WARNs and
+ * the job fails. The harness detects the bug.
  */
 static void test_w1_detected(void)
 {
@@ -602,8 +676,8 @@ static void test_w1_detected(void)
         return;
     }
     l1_start(&l1, "tdvmm", "", 3);
-    l1_wait_line(&l1, "TDX-EMU-L1: tdvmm vm created");
     add_rule(&l1, "{ 'leaf': 'TDH.PHYMEM.PAGE.WBINVD', 'when': 'first', 'n': 1 }");
+    l1_cont(&l1);
     rc = l1_wait_done(&l1, &console);
     table = paths(&l1);
     if (rc == 0 || !strstr(console, "WARNING: arch/x86/kvm/vmx/tdx.c")) {

@@ -33,13 +33,15 @@ read -r _ _ removed _ <<< "$(grep -m1 -E '^    TDH\.MEM\.PAGE\.REMOVE ' "$WORK/r
 ok "RANGE.BLOCK, TRACK and PAGE.REMOVE succeeded for the conversions while the TD ran"
 
 # The same workload with 4 vCPUs, every module lock held 50 us longer
-# (hold-window-ns): KVM's zaps (TRACK takes the TD epoch exclusively) now
-# really meet VP.ENTERs of the other vCPUs (epoch shared), so both see
+# (hold-window-ns): KVM's zaps (TRACK takes the TD epoch exclusively) may
+# now meet VP.ENTERs of the other vCPUs (epoch shared), so both may see
 # TDX_OPERAND_BUSY naturally — nothing is injected — and KVM's handling
-# (re-enter after a busy VP.ENTER; kick and retry TRACK) still finishes the
-# payload with the right checksums and no WARN/BUG. Without the knob no
-# natural BUSY occurs: KVM serializes its own zaps, and VP.ENTER holds the
-# epoch lock only for the few instructions of the entry.
+# (re-enter after a busy VP.ENTER; kick and retry TRACK) must still finish
+# the payload with the right checksums and no WARN/BUG. Whether two LPs
+# meet inside a 50 us window depends on how the host schedules them, so the
+# natural busies are measured here, not required: a test that needs natural
+# busies gets them by construction from a lock hold that ends after N busies
+# (tests/qtest/tdx-emu-l1-test.c, epoch-hold).
 boot race --smp 4 --job td-run --timeout 300 --tdx-emu-props "hold-window-ns=50000" \
     --hmp-at-exit "info tdx" \
     --append "tdx_emu.td_vcpus=4 tdx_emu.td_pages=512 tdx_emu.td_mode=convert"
@@ -54,5 +56,5 @@ for leaf in TDH.VP.ENTER TDH.MEM.TRACK TDH.MEM.RANGE.BLOCK TDH.MEM.PAGE.REMOVE T
     [ "$busy" -gt 0 ] && echo "measured: natural busy $leaf $busy of $calls calls"
     natural=$((natural + busy))
 done
-[ "$natural" -gt 0 ] || fail "expected at least one natural TDX_OPERAND_BUSY with the hold window, got none ($(grep -E '^    TDH\.(VP\.ENTER|MEM\.TRACK) ' "$WORK/race.log" | tr '\n' '|'))"
-ok "$natural natural TDX_OPERAND_BUSY (none injected) handled by KVM"
+echo "measured: $natural natural TDX_OPERAND_BUSY under the 50 us hold window (timing-dependent, not asserted)"
+ok "4 vCPUs converting under a 50 us hold window, nothing injected: $natural natural busies, all handled by KVM"

@@ -302,6 +302,66 @@ static void test_timed_hold(void)
     tdxt_free(p);
 }
 
+/*
+ * A hold that ends on an event: after its N-th busy lock point, not after a
+ * time. Injected statuses (no lock try) and tries of a shared hold by
+ * shared takers (no busy) do not count; time does not end it.
+ */
+static void test_busies_hold(void)
+{
+    struct tdxt_platform *p = ready_platform(1);
+    struct tdx_status_rule rule = {
+        .leaf = TDH_SYS_LP_INIT, .operand = TDX_OPERAND_ID_SYS,
+        .when = TDX_INJECT_FIRST, .n = 1,
+    };
+    struct tdx_hold_info hi;
+    char err[128];
+    int id, rid;
+
+    id = tdx_inject_hold_lock_busies(p->m, TDX_NAMED_GLOBAL, 0, 0, TDX_LOCK_EXCLUSIVE,
+                                     0, 3, err, sizeof(err));
+    TDXT_EXPECT(id >= 0, "busies hold: %s", err);
+    rid = tdx_inject_add_status_rule(p->m, &rule, err, sizeof(err));
+    TDXT_EXPECT(rid >= 0, "rule: %s", err);
+    TDXT_EXPECT_STATUS(lp_init(p, 0), TDX_SYS_BUSY, "injected, before the lock try");
+    TDXT_EXPECT(tdx_inject_get_hold(p->m, id, &hi) && hi.busies == 3 &&
+                hi.busies_seen == 0, "an injected status counted as a busy on the "
+                "lock: seen %llu", (unsigned long long)hi.busies_seen);
+    tdx_inject_remove_status_rule(p->m, rid);
+    atomic_fetch_add(&p->now_ns, 10ULL * 1000 * 1000 * 1000);
+    TDXT_EXPECT_STATUS(lp_init(p, 0), TDX_SYS_BUSY, "busy 1 of 3 (10 s later)");
+    TDXT_EXPECT_STATUS(lp_init(p, 1), TDX_SYS_BUSY, "busy 2 of 3");
+    TDXT_EXPECT(tdx_inject_get_hold(p->m, id, &hi) && hi.busies_seen == 2,
+                "after 2 busies: seen %llu", (unsigned long long)hi.busies_seen);
+    TDXT_EXPECT_STATUS(lp_init(p, 2), TDX_SYS_BUSY, "busy 3 of 3");
+    TDXT_EXPECT(!tdx_inject_get_hold(p->m, id, &hi), "hold still listed after its "
+                "3rd busy");
+    TDXT_EXPECT_STATUS(lp_init(p, 0), TDX_SUCCESS, "after the hold released itself");
+    TDXT_EXPECT(!tdx_inject_release_hold(p->m, id), "self-released hold released "
+                "again");
+    TDXT_EXPECT_INVARIANTS(p, "busies hold");
+
+    /* Shared: shared takers pass and are not counted; released by hand. */
+    id = tdx_inject_hold_lock_busies(p->m, TDX_NAMED_GLOBAL, 0, 0, TDX_LOCK_SHARED,
+                                     0, 1, err, sizeof(err));
+    TDXT_EXPECT(id >= 0, "shared busies hold: %s", err);
+    TDXT_EXPECT_STATUS(lp_init(p, 1), TDX_SUCCESS, "LP.INIT (shared) vs shared hold");
+    TDXT_EXPECT(tdx_inject_get_hold(p->m, id, &hi) && hi.busies_seen == 0,
+                "a shared taker counted as busy");
+    TDXT_EXPECT(tdx_inject_release_hold(p->m, id), "release before any busy");
+
+    /* With a duration too: whichever comes first (here the time). */
+    id = tdx_inject_hold_lock_busies(p->m, TDX_NAMED_GLOBAL, 0, 0, TDX_LOCK_EXCLUSIVE,
+                                     1000, 100, err, sizeof(err));
+    TDXT_EXPECT(id >= 0, "timed busies hold: %s", err);
+    TDXT_EXPECT_STATUS(lp_init(p, 0), TDX_SYS_BUSY, "during the timed busies hold");
+    atomic_fetch_add(&p->now_ns, 2000);
+    TDXT_EXPECT_STATUS(lp_init(p, 2), TDX_SUCCESS, "time up before 100 busies");
+    TDXT_EXPECT(!tdx_inject_get_hold(p->m, id, &hi), "expired busies hold listed");
+    TDXT_EXPECT_INVARIANTS(p, "timed busies hold");
+    tdxt_free(p);
+}
+
 /* Listing rules and holds as a monitor does, and the names it prints. */
 static void test_listing(void)
 {
@@ -435,5 +495,6 @@ int main(void)
     test_list_tds();
     test_rule_validation();
     test_timed_hold();
+    test_busies_hold();
     return tdxt_done("test-inject");
 }

@@ -72,6 +72,10 @@ uint64_t tdx_call_lock(struct tdx_call *c, struct tdx_lock *lock,
         return busy_status;
     }
     r = tdx_lock_try(lock, kind, mode, c->host);
+    if (r != TDX_LOCK_OK &&
+        atomic_load_explicit(&c->m->inject.num_holds, memory_order_relaxed)) {
+        tdx_inject_note_busy(c->m, lock);    /* holds that end on busies */
+    }
     if (r == TDX_LOCK_BUSY_HOST_PRIORITY) {
         return TDX_OPERAND_BUSY_HOST_PRIORITY |
                (busy_status & TDX_STATUS_OPERAND_MASK);

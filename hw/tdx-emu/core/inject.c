@@ -58,6 +58,18 @@ int tdx_inject_add_status_rule(struct tdx_module *m,
         snprintf(err, errlen, "empty GPA range");
         return -1;
     }
+    if (rule->stretch_retry_ms &&
+        rule->leaf != TDH_MEM_RANGE_BLOCK && rule->leaf != TDH_MEM_TRACK &&
+        rule->leaf != TDH_MEM_PAGE_REMOVE) {
+        snprintf(err, errlen, "stretch-retry-ms applies to the zap leaves "
+                 "TDH.MEM.RANGE.BLOCK, TDH.MEM.TRACK and TDH.MEM.PAGE.REMOVE");
+        return -1;
+    }
+    if (rule->stretch_retry_ms > TDX_INJECT_STRETCH_MAX_MS) {
+        snprintf(err, errlen, "stretch-retry-ms is at most %d",
+                 TDX_INJECT_STRETCH_MAX_MS);
+        return -1;
+    }
     pthread_mutex_lock(&inj->mutex);
     for (int i = 0; i < TDX_INJECT_MAX_RULES; i++) {
         if (!inj->status[i].used) {
@@ -130,6 +142,8 @@ bool tdx_inject_get_status_rule(struct tdx_module *m, int id,
         out->fired = m->inject.status[id].fired;
         out->digest = m->inject.status[id].digest;
         memcpy(out->fired_at, m->inject.status[id].fired_at, sizeof(out->fired_at));
+        out->stretched = m->inject.status[id].stretched;
+        out->stretch_entries = m->inject.status[id].stretch_entries;
         found = true;
     }
     pthread_mutex_unlock(&m->inject.mutex);
@@ -153,6 +167,8 @@ bool tdx_inject_get_hold(struct tdx_module *m, int id, struct tdx_hold_info *out
         out->gpa = h->gpa;
         out->mode = h->mode;
         out->until_ns = h->until_ns;
+        out->busies = h->busies;
+        out->busies_seen = h->busies_seen;
         found = !expired;
     }
     pthread_mutex_unlock(&m->inject.mutex);
@@ -261,11 +277,51 @@ uint64_t tdx_inject_digest_step(uint64_t digest, uint64_t index, bool fired)
     return digest;
 }
 
+/*
+ * stretch_retry_ms (inject.h): at the first lock point of each call on an
+ * LP where a stretch rule fired, the arm goes; if the call is the retry of
+ * the call the rule fired at, it waits here, holding no lock, so that a
+ * vCPU the kernel lets in during the retry meets nothing that keeps it out.
+ */
+static void stretch_retry(struct tdx_call *c)
+{
+    struct tdx_inject *inj = &c->m->inject;
+    struct tdx_stretch_arm arm = { .armed = false };
+    bool entered;
+
+    if (!c->host || c->num_held || c->lp >= TDX_INJECT_STRETCH_LPS) {
+        return;
+    }
+    pthread_mutex_lock(&inj->mutex);
+    if (inj->stretch[c->lp].armed) {
+        arm = inj->stretch[c->lp];
+        inj->stretch[c->lp].armed = false;
+        atomic_fetch_sub(&inj->num_stretch_armed, 1);
+    }
+    pthread_mutex_unlock(&inj->mutex);
+    if (!arm.armed || !c->retry || c->leaf != arm.leaf ||
+        c->tdr_pa != arm.tdr) {
+        return;
+    }
+    entered = tdx_paths_stretch_retry(c->m, c->lp, arm.tdr, arm.ms);
+    pthread_mutex_lock(&inj->mutex);
+    if (inj->status[arm.slot].used &&
+        inj->status[arm.slot].rule.stretch_retry_ms) {
+        inj->status[arm.slot].stretched++;
+        inj->status[arm.slot].stretch_entries += entered;
+    }
+    pthread_mutex_unlock(&inj->mutex);
+}
+
 uint64_t tdx_inject_at_lock_point(struct tdx_call *c, uint64_t busy_status)
 {
     struct tdx_inject *inj = &c->m->inject;
     uint32_t operand = (uint32_t)(busy_status & TDX_STATUS_OPERAND_MASK);
     uint64_t result = 0;
+
+    if (atomic_load(&inj->num_stretch_armed)) {
+        stretch_retry(c);
+    }
 
     /* The global lock reports TDX_SYS_BUSY with no operand; rules name it
      * by the SYS operand ID. */
@@ -307,6 +363,18 @@ uint64_t tdx_inject_at_lock_point(struct tdx_call *c, uint64_t busy_status)
             }
             s->fired++;
             result = s->rule.status ? s->rule.status : busy_status;
+            if (s->rule.stretch_retry_ms && c->host &&
+                c->lp < TDX_INJECT_STRETCH_LPS) {
+                struct tdx_stretch_arm *a = &inj->stretch[c->lp];
+
+                if (!a->armed) {
+                    atomic_fetch_add(&inj->num_stretch_armed, 1);
+                }
+                *a = (struct tdx_stretch_arm) {
+                    .armed = true, .slot = i, .leaf = c->leaf,
+                    .tdr = c->tdr_pa, .ms = s->rule.stretch_retry_ms,
+                };
+            }
         }
     }
     pthread_mutex_unlock(&inj->mutex);
@@ -324,6 +392,15 @@ void tdx_inject_set_resolver(struct tdx_module *m, enum tdx_named_lock what,
 int tdx_inject_hold_lock(struct tdx_module *m, enum tdx_named_lock what,
                          uint64_t key, uint64_t gpa, enum tdx_lock_mode mode,
                          uint64_t duration_ns, char *err, size_t errlen)
+{
+    return tdx_inject_hold_lock_busies(m, what, key, gpa, mode, duration_ns, 0,
+                                       err, errlen);
+}
+
+int tdx_inject_hold_lock_busies(struct tdx_module *m, enum tdx_named_lock what,
+                                uint64_t key, uint64_t gpa,
+                                enum tdx_lock_mode mode, uint64_t duration_ns,
+                                uint64_t busies, char *err, size_t errlen)
 {
     struct tdx_inject *inj = &m->inject;
     enum tdx_lock_kind kind;
@@ -385,6 +462,8 @@ int tdx_inject_hold_lock(struct tdx_module *m, enum tdx_named_lock what,
         h->mode = mode;
         h->lock = lock;
         h->until_ns = duration_ns ? m->ops.clock_ns(m->opaque) + duration_ns : 0;
+        h->busies = busies;
+        h->busies_seen = 0;
         atomic_fetch_add(&inj->num_holds, 1);
     }
     pthread_mutex_unlock(&inj->mutex);
@@ -408,6 +487,28 @@ bool tdx_inject_release_hold(struct tdx_module *m, int id)
     }
     pthread_mutex_unlock(&inj->mutex);
     return found;
+}
+
+void tdx_inject_note_busy(struct tdx_module *m, const struct tdx_lock *lock)
+{
+    struct tdx_inject *inj = &m->inject;
+
+    pthread_mutex_lock(&inj->mutex);
+    for (int i = 0; i < TDX_INJECT_MAX_RULES; i++) {
+        struct tdx_hold_slot *h = &inj->hold[i];
+
+        if (!h->used || h->lock != lock) {
+            continue;
+        }
+        h->busies_seen++;
+        if (h->busies && h->busies_seen >= h->busies) {
+            /* The event the hold was waiting for: let the callers in. */
+            tdx_lock_release(h->lock, h->mode);
+            h->used = false;
+            atomic_fetch_sub(&inj->num_holds, 1);
+        }
+    }
+    pthread_mutex_unlock(&inj->mutex);
 }
 
 void tdx_inject_expire_holds(struct tdx_module *m)

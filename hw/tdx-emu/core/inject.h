@@ -25,6 +25,7 @@
 struct tdx_module;
 
 #define TDX_INJECT_MAX_RULES 64
+#define TDX_INJECT_STRETCH_LPS 64   /* = TDX_MAX_LPS */
 #define TDX_INJECT_ANY_LEAF  (-1)
 /*
  * Rules on guest leaves (TDCALLs: e.g. TDG.MEM.PAGE.ACCEPT's S-EPT entry
@@ -65,7 +66,23 @@ struct tdx_status_rule {
      * turn a campaign's G3 rule into a TDX_BUG_ON by coincidence.
      */
     bool spare_retries;
+    /*
+     * Zap leaves only (TDH.MEM.RANGE.BLOCK, TDH.MEM.TRACK,
+     * TDH.MEM.PAGE.REMOVE); 0: off. When this rule fires, the caller's
+     * immediate retry of that call (same LP, leaf, RCX, RDX) waits at its
+     * first lock point, holding nothing, until a TDH.VP.ENTER of the same
+     * TD is attempted, or a vCPU of it leaves the TD, on another LP, or
+     * this many milliseconds pass (at most TDX_INJECT_STRETCH_MAX_MS).
+     * KVM retries a zap only after its kick has taken every vCPU out of
+     * the TD, and its entry gate (wait_for_sept_zap) keeps them out until
+     * the retry is done, so either event is V2 ENTRY_VIOLATED evidence
+     * (paths.h); a kernel with kick and gate only sees the retry take
+     * longer.
+     */
+    uint32_t stretch_retry_ms;
 };
+
+#define TDX_INJECT_STRETCH_MAX_MS 10000
 
 /* Locks a hold rule can name. */
 enum tdx_named_lock {
@@ -106,6 +123,17 @@ struct tdx_status_rule_slot {
     uint64_t prng;
     uint64_t digest;
     uint64_t fired_at[TDX_INJECT_FIRED_LOG];
+    uint64_t stretched;         /* retries it stretched */
+    uint64_t stretch_entries;   /* of those, ended by an entry or exit */
+};
+
+/* A stretch rule fired on this LP: its next call, if it is the retry. */
+struct tdx_stretch_arm {
+    bool armed;
+    int slot;
+    unsigned leaf;
+    uint64_t tdr;
+    uint32_t ms;
 };
 
 struct tdx_hold_slot {
@@ -115,6 +143,9 @@ struct tdx_hold_slot {
     enum tdx_lock_mode mode;
     uint64_t until_ns;      /* 0: until released */
     struct tdx_lock *lock;
+    /* Busy tries on the lock seen while held; with busies != 0 the hold
+     * releases itself at the busies-th (tdx_inject_note_busy). */
+    uint64_t busies, busies_seen;
 };
 
 struct tdx_inject {
@@ -125,6 +156,8 @@ struct tdx_inject {
     struct tdx_status_rule_slot status[TDX_INJECT_MAX_RULES];
     struct tdx_hold_slot hold[TDX_INJECT_MAX_RULES];
     tdx_lock_resolver resolver[TDX_NAMED_LOCK_COUNT];
+    _Atomic unsigned num_stretch_armed;
+    struct tdx_stretch_arm stretch[TDX_INJECT_STRETCH_LPS];
 };
 
 #define TDX_STATS_OPERANDS 256
@@ -155,6 +188,17 @@ int tdx_inject_add_status_rule(struct tdx_module *m,
 int tdx_inject_hold_lock(struct tdx_module *m, enum tdx_named_lock what,
                          uint64_t key, uint64_t gpa, enum tdx_lock_mode mode,
                          uint64_t duration_ns, char *err, size_t errlen);
+/*
+ * The same, ending on an event instead of (or before) a time: the hold
+ * releases itself right after the `busies`-th lock point that found the
+ * lock taken while it was held (0: no such limit). A test that wants N
+ * natural busies from a hold gets exactly that many hits on the lock,
+ * however fast or slow the callers come, and the callers then proceed.
+ */
+int tdx_inject_hold_lock_busies(struct tdx_module *m, enum tdx_named_lock what,
+                                uint64_t key, uint64_t gpa,
+                                enum tdx_lock_mode mode, uint64_t duration_ns,
+                                uint64_t busies, char *err, size_t errlen);
 bool tdx_inject_remove_status_rule(struct tdx_module *m, int id);
 bool tdx_inject_release_hold(struct tdx_module *m, int id);
 /* Times rule `id` fired, or -1 when there is no such rule. */
@@ -177,6 +221,8 @@ struct tdx_status_rule_info {
      * TDX_INJECT_DIGEST_INIT). */
     uint64_t digest;
     uint64_t fired_at[TDX_INJECT_FIRED_LOG];
+    uint64_t stretched;         /* stretch_retry_ms: retries stretched */
+    uint64_t stretch_entries;   /* ... ended by a vCPU entry or exit */
 };
 
 /* One step of the decision digest: match `index` (1-based) fired or not. */
@@ -187,6 +233,8 @@ struct tdx_hold_info {
     uint64_t key, gpa;
     enum tdx_lock_mode mode;
     uint64_t until_ns;      /* 0: until released; else on ops.clock_ns */
+    uint64_t busies;        /* 0: no busy limit; else released at that many */
+    uint64_t busies_seen;   /* busy lock points on the lock so far */
 };
 
 bool tdx_inject_get_status_rule(struct tdx_module *m, int id,
@@ -208,6 +256,9 @@ void tdx_inject_fini(struct tdx_module *m);
 struct tdx_call;
 /* Status a rule injects at this lock point, or 0. */
 uint64_t tdx_inject_at_lock_point(struct tdx_call *c, uint64_t busy_status);
+/* A lock point found `lock` taken (any busy result of its try): count it
+ * on the holds of that lock, releasing those that reached their busies. */
+void tdx_inject_note_busy(struct tdx_module *m, const struct tdx_lock *lock);
 /* Drop lock holds whose time is up. */
 void tdx_inject_expire_holds(struct tdx_module *m);
 /* The TD of `tdr_pa` is being freed: drop the holds on locks inside it

@@ -2,7 +2,9 @@
  * Busy-path recognition (paths.h): sort each BUSY into a KVM busy path and
  * resolve it from the calls that follow.
  */
+#include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "module.h"
 #include "tdx-leaves.h"
@@ -41,12 +43,19 @@ const char *tdx_reaction_name(unsigned r)
 
 void tdx_paths_init(struct tdx_paths *p)
 {
+    pthread_condattr_t ca;
+
     memset(p, 0, sizeof(*p));
     pthread_mutex_init(&p->mutex, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->stretch_cond, &ca);
+    pthread_condattr_destroy(&ca);
 }
 
 void tdx_paths_fini(struct tdx_paths *p)
 {
+    pthread_cond_destroy(&p->stretch_cond);
     pthread_mutex_destroy(&p->mutex);
 }
 
@@ -131,7 +140,7 @@ static void note_entry_gate(struct tdx_paths *p, const struct tdx_path_pending *
     } else {
         v2->busy_natural++;
     }
-    v2->reaction[e->inside_lps ? TDX_REACT_ENTRY_VIOLATED :
+    v2->reaction[e->inside_lps || e->entry_in_retry ? TDX_REACT_ENTRY_VIOLATED :
                  e->td_entered ? TDX_REACT_ENTRY_RACED : TDX_REACT_ENTRY_GATED]++;
 }
 
@@ -149,6 +158,42 @@ static void resolve(struct tdx_paths *p, struct tdx_path_pending *e,
     atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
 }
 
+/*
+ * A VP.ENTER (attempt) or a TD exit while some LP's zap retry is
+ * stretched: if it is about that LP's TD and comes from another LP, a vCPU
+ * of the TD was let in after the kick (the gate was open) or was never
+ * kicked out (it was still inside when the retry began: KVM's kick waits
+ * for every vCPU in guest mode to take the IPI, and with it the TD exit).
+ * Mark the G3 BUSYs that LP is retrying and end its wait.
+ */
+static void note_stretched_event(struct tdx_paths *p,
+                                 const struct tdx_path_event *ev)
+{
+    bool woke = false;
+
+    for (unsigned lp = 0; lp < TDX_PATH_STRETCH_LPS; lp++) {
+        struct tdx_path_stretch *w = &p->stretch[lp];
+
+        if (!w->active || lp == ev->lp || !ev->tdr || ev->tdr != w->tdr) {
+            continue;
+        }
+        for (unsigned i = 0; i < TDX_PATH_PENDING_MAX; i++) {
+            struct tdx_path_pending *e = &p->e[i];
+
+            if (e->used && e->lp == lp && e->tdr == w->tdr &&
+                (e->path == TDX_PATH_G3A || e->path == TDX_PATH_G3B ||
+                 e->path == TDX_PATH_G3C)) {
+                e->entry_in_retry = true;
+            }
+        }
+        w->entered = true;
+        woke = true;
+    }
+    if (woke) {
+        pthread_cond_broadcast(&p->stretch_cond);
+    }
+}
+
 static enum tdx_reaction reaction_of(const struct tdx_path_pending *e,
                                      const struct tdx_path_event *ev)
 {
@@ -160,7 +205,8 @@ static enum tdx_reaction reaction_of(const struct tdx_path_pending *e,
     case TDX_PATH_G3A:
     case TDX_PATH_G3B:
     case TDX_PATH_G3C:
-        return e->inside_lps ? TDX_REACT_KICK_VIOLATED : TDX_REACT_KICK_AND_RETRY;
+        return e->inside_lps || e->entry_in_retry ? TDX_REACT_KICK_VIOLATED :
+                                                    TDX_REACT_KICK_AND_RETRY;
     case TDX_PATH_T1:
         return TDX_REACT_GUEST_RETRY;
     default:
@@ -262,10 +308,49 @@ void tdx_paths_note_slow(struct tdx_module *m, struct tdx_paths *p,
             }
         }
     }
+    if ((ev->kind == TDX_PATH_EV_VP_ENTER || ev->kind == TDX_PATH_EV_VP_EXIT) &&
+        atomic_load_explicit(&p->stretching, memory_order_relaxed)) {
+        note_stretched_event(p, ev);
+    }
     if (tdx_paths_is_busy(ev->status)) {
         track(p, ev);
     }
     pthread_mutex_unlock(&p->mutex);
+}
+
+bool tdx_paths_stretch_retry(struct tdx_module *m, unsigned lp, uint64_t tdr,
+                             uint32_t ms)
+{
+    struct tdx_paths *p = &m->paths;
+    struct tdx_path_stretch *w;
+    struct timespec deadline;
+    bool entered;
+
+    if (lp >= TDX_PATH_STRETCH_LPS || !tdr || !ms) {
+        return false;
+    }
+    w = &p->stretch[lp];
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += ms / 1000;
+    deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->mutex);
+    *w = (struct tdx_path_stretch) { .active = true, .tdr = tdr };
+    atomic_fetch_add_explicit(&p->stretching, 1, memory_order_release);
+    while (!w->entered) {
+        if (pthread_cond_timedwait(&p->stretch_cond, &p->mutex, &deadline) ==
+            ETIMEDOUT) {
+            break;
+        }
+    }
+    entered = w->entered;
+    w->active = false;
+    atomic_fetch_sub_explicit(&p->stretching, 1, memory_order_release);
+    pthread_mutex_unlock(&p->mutex);
+    return entered;
 }
 
 void tdx_paths_forget_td(struct tdx_module *m, uint64_t tdr_pa, unsigned hkid)

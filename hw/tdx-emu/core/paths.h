@@ -24,8 +24,11 @@
  *                  had exited by the retry (a vCPU that checked the flag
  *                  just before KVM set it enters and is kicked out at once
  *                  by the pending IPI; hardware does that too). VIOLATED:
- *                  a vCPU of the TD was inside at the retry. V2 rows count
- *                  only resolved G3 BUSYs, so they have no pending part.
+ *                  a vCPU of the TD was inside at the retry, or (retries
+ *                  stretched by an injection rule's stretch_retry_ms) a
+ *                  vCPU of the TD entered or left the TD during the
+ *                  retry. V2 rows count only resolved G3 BUSYs, so they
+ *                  have no pending part.
  *   UNHANDLED      no retry before the TD is torn down (TDR reclaimed), the
  *                  module is shut down (SYS.SHUTDOWN / SYS.DISABLE), or
  *                  before the BUSY's own LP made TDX_PATH_WINDOW further
@@ -120,6 +123,7 @@ void tdx_module_reset_path_stats(struct tdx_module *m);
 
 #define TDX_PATH_PENDING_MAX 64
 #define TDX_PATH_WINDOW      4096   /* the LP's calls about the TD before UNHANDLED */
+#define TDX_PATH_STRETCH_LPS 64     /* = TDX_MAX_LPS */
 
 struct tdx_path_pending {
     bool used;
@@ -140,6 +144,17 @@ struct tdx_path_pending {
     unsigned hkid;              /* W1: KeyID of the flush */
     uint64_t calls;             /* calls about the TD seen since */
     uint64_t seq;
+    /* G3: a VP.ENTER of the TD was attempted, or a vCPU of it exited, on
+     * another LP while this BUSY's retry was stretched
+     * (tdx_paths_stretch_retry). */
+    bool entry_in_retry;
+};
+
+/* An LP whose zap retry is being stretched (inject.h: stretch_retry_ms). */
+struct tdx_path_stretch {
+    bool active;
+    bool entered;               /* an entry or exit of the TD came meanwhile */
+    uint64_t tdr;
 };
 
 struct tdx_paths {
@@ -148,6 +163,9 @@ struct tdx_paths {
     uint64_t seq;
     struct tdx_path_stats st;
     struct tdx_path_pending e[TDX_PATH_PENDING_MAX];
+    _Atomic unsigned stretching;    /* active stretch[] entries */
+    pthread_cond_t stretch_cond;    /* CLOCK_MONOTONIC; under mutex */
+    struct tdx_path_stretch stretch[TDX_PATH_STRETCH_LPS];
 };
 
 enum tdx_path_event_kind {
@@ -175,6 +193,19 @@ void tdx_paths_fini(struct tdx_paths *p);
 bool tdx_paths_is_busy(uint64_t status);
 void tdx_paths_note_slow(struct tdx_module *m, struct tdx_paths *p,
                          const struct tdx_path_event *ev);
+/*
+ * Stretch the zap retry LP `lp` is about to issue on TD `tdr`: wait (no
+ * module lock held) until a TDH.VP.ENTER of that TD is attempted, or a vCPU
+ * of it exits the TD, on another LP, or `ms` milliseconds pass. True when
+ * such an event ended the wait; the pending G3 BUSY of that LP then
+ * resolves as KICK_VIOLATED, and V2 as ENTRY_VIOLATED, when the retry
+ * comes: KVM retries only after its kick completed (every vCPU in guest
+ * mode took the IPI, so left the TD), and its entry gate keeps every vCPU
+ * out until the retry is done, so with a correct kernel no vCPU of the TD
+ * enters or exits meanwhile.
+ */
+bool tdx_paths_stretch_retry(struct tdx_module *m, unsigned lp, uint64_t tdr,
+                             uint32_t ms);
 /* The module shuts down (SYS.SHUTDOWN / SYS.DISABLE): nothing can be
  * retried any more, every pending BUSY is UNHANDLED. */
 void tdx_paths_forget_all(struct tdx_module *m);
@@ -187,6 +218,7 @@ static inline void tdx_paths_note(struct tdx_module *m, struct tdx_paths *p,
                                   const struct tdx_path_event *ev)
 {
     if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0 &&
+        atomic_load_explicit(&p->stretching, memory_order_acquire) == 0 &&
         !tdx_paths_is_busy(ev->status)) {
         return;
     }

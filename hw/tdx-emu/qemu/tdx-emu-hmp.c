@@ -5,7 +5,7 @@
  *
  *   tdx_inject_add tdx0 leaf=TDH.MEM.PAGE.AUG:every=3[;more rules]
  *   tdx_inject_del tdx0 0
- *   tdx_lock_hold tdx0 lock=sept-tree,key=0x10000000,mode=exclusive[,duration-ns=N]
+ *   tdx_lock_hold tdx0 lock=sept-tree,key=0x10000000,mode=exclusive[,duration-ns=N][,busies=N]
  *   tdx_lock_release tdx0 0
  *   tdx_stats_reset tdx0
  *

@@ -185,6 +185,7 @@ bool tdx_emu_rule_to_core(const TdxEmuInjectRule *in, unsigned num_lps,
         }
     }
     out->spare_retries = in->has_spare_retries && in->spare_retries;
+    out->stretch_retry_ms = in->has_stretch_retry_ms ? in->stretch_retry_ms : 0;
     return true;
 }
 
@@ -211,7 +212,7 @@ static bool parse_field(TdxEmuInjectRule *r, const char *key, const char *val,
     static const char *const counts[] = { "nth", "every", "first" };
     static const char *const numeric[] = {
         "nth", "every", "first", "operand", "status", "tdr", "gpa-start",
-        "gpa-end", NULL
+        "gpa-end", "stretch-retry-ms", NULL
     };
     uint64_t num;
 
@@ -266,7 +267,7 @@ static bool parse_field(TdxEmuInjectRule *r, const char *key, const char *val,
     if (!g_strv_contains((const gchar *const *)numeric, key)) {
         error_setg(errp, "tdx-emu: unknown key '%s'; a rule takes leaf, "
                    "operand, status, nth|every|first|probability, lp, tdr, "
-                   "gpa-start, gpa-end, spare-retries", key);
+                   "gpa-start, gpa-end, spare-retries, stretch-retry-ms", key);
         return false;
     }
     if (qemu_strtou64(val, NULL, 0, &num)) {
@@ -304,6 +305,13 @@ static bool parse_field(TdxEmuInjectRule *r, const char *key, const char *val,
     } else if (!strcmp(key, "gpa-start")) {
         r->has_gpa_start = true;
         r->gpa_start = num;
+    } else if (!strcmp(key, "stretch-retry-ms")) {
+        if (num > UINT32_MAX) {
+            error_setg(errp, "tdx-emu: stretch-retry-ms=%s is too large", val);
+            return false;
+        }
+        r->has_stretch_retry_ms = true;
+        r->stretch_retry_ms = num;
     } else {
         r->has_gpa_end = true;
         r->gpa_end = num;
@@ -419,6 +427,12 @@ static void print_rule(GString *out, int id, const struct tdx_status_rule_info *
     if (r->spare_retries) {
         g_string_append(out, "  spare-retries");
     }
+    if (r->stretch_retry_ms) {
+        g_string_append_printf(out, "  stretch-retry-ms %u (stretched %" PRIu64
+                               ", %" PRIu64 " ended by an entry)",
+                               r->stretch_retry_ms, ri->stretched,
+                               ri->stretch_entries);
+    }
     g_string_append_c(out, '\n');
 }
 
@@ -459,7 +473,13 @@ void tdx_emu_print_inject(TdxEmuState *s, GString *out)
         if (hi.what == TDX_NAMED_SEPT_ENTRY) {
             g_string_append_printf(out, " gpa 0x%" PRIx64, hi.gpa);
         }
-        g_string_append(out, hi.until_ns ? "  timed\n" : "  until released\n");
+        if (hi.busies) {
+            g_string_append_printf(out, "  until %" PRIu64 " busies (%" PRIu64
+                                   " seen)%s\n", hi.busies, hi.busies_seen,
+                                   hi.until_ns ? " or timed" : "");
+        } else {
+            g_string_append(out, hi.until_ns ? "  timed\n" : "  until released\n");
+        }
     }
     if (!header) {
         g_string_append(out, "  Lock holds: none\n");

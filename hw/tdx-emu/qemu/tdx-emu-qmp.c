@@ -167,6 +167,12 @@ TdxEmuInjectRuleInfoList *qmp_query_tdx_emu_inject(const char *id, Error **errp)
         }
         info->has_spare_retries = r->spare_retries;
         info->spare_retries = r->spare_retries;
+        info->has_stretch_retry_ms = r->stretch_retry_ms != 0;
+        info->stretch_retry_ms = r->stretch_retry_ms;
+        info->has_stretched = r->stretch_retry_ms != 0;
+        info->stretched = ri.stretched;
+        info->has_stretch_entries = r->stretch_retry_ms != 0;
+        info->stretch_entries = ri.stretch_entries;
         QAPI_LIST_APPEND(tail, info);
     }
     return list;
@@ -249,13 +255,19 @@ TdxEmuLockHoldResult *qmp_tdx_emu_lock_hold(TdxEmuLockHoldArgs *args,
                    "out to hold until tdx-emu-lock-release");
         return NULL;
     }
-    id = tdx_inject_hold_lock(s->module, tdx_emu_lock_of[args->lock],
-                              args->has_key ? args->key : 0,
-                              args->has_gpa ? args->gpa : 0,
-                              args->mode == TDX_EMU_LOCK_MODE_SHARED ?
-                              TDX_LOCK_SHARED : TDX_LOCK_EXCLUSIVE,
-                              args->has_duration_ns ? args->duration_ns : 0,
-                              why, sizeof(why));
+    if (args->has_busies && args->busies == 0) {
+        error_setg(errp, "tdx-emu: 'busies' must be at least 1; leave it "
+                   "out to hold until tdx-emu-lock-release");
+        return NULL;
+    }
+    id = tdx_inject_hold_lock_busies(s->module, tdx_emu_lock_of[args->lock],
+                                     args->has_key ? args->key : 0,
+                                     args->has_gpa ? args->gpa : 0,
+                                     args->mode == TDX_EMU_LOCK_MODE_SHARED ?
+                                     TDX_LOCK_SHARED : TDX_LOCK_EXCLUSIVE,
+                                     args->has_duration_ns ? args->duration_ns : 0,
+                                     args->has_busies ? args->busies : 0,
+                                     why, sizeof(why));
     if (id < 0) {
         error_setg(errp, "tdx-emu: cannot hold lock '%s': %s", name, why);
         return NULL;
@@ -311,6 +323,9 @@ TdxEmuLockHoldInfoList *qmp_query_tdx_emu_lock_holds(const char *id,
             info->has_remaining_ns = true;
             info->remaining_ns = hi.until_ns > now ? hi.until_ns - now : 0;
         }
+        info->has_busies = hi.busies != 0;
+        info->busies = hi.busies;
+        info->busies_seen = hi.busies_seen;
         QAPI_LIST_APPEND(tail, info);
     }
     return list;

@@ -1,8 +1,8 @@
 /*
  * libFuzzer target: random sequences of every host leaf Linux uses on a
- * booted module, plus the VP.ENTER core and guest ACCEPT, with register
- * values drawn from the raw input or from a small pool of plausible
- * operands (donated pages, TD_PARAMS, GPA|level, KeyIDs), so sequences
+ * booted module, plus TDH.VP.ENTER with its TD exit and the guest ACCEPT,
+ * with register values drawn from the raw input or from a small pool of
+ * plausible operands (donated pages, TD_PARAMS, GPA|level, KeyIDs), so sequences
  * reach deep into TD and S-EPT state. Whatever happens, no crash, no
  * sanitizer report, and the invariants hold at the end.
  *
@@ -36,7 +36,7 @@ static const unsigned leaves[] = {
     TDH_PHYMEM_CACHE_WB, TDH_SYS_RD,
 };
 #define NUM_LEAVES (sizeof(leaves) / sizeof(leaves[0]))
-#define OP_VP_ENTER (NUM_LEAVES)        /* VP.ENTER core begin+end */
+#define OP_VP_ENTER (NUM_LEAVES)        /* TDH.VP.ENTER and its TD exit */
 #define OP_ACCEPT   (NUM_LEAVES + 1)    /* guest TDG.MEM.PAGE.ACCEPT */
 
 static uint64_t pool_page(unsigned k)
