@@ -389,6 +389,9 @@ static void test_tdcall_dispatcher(void)
     r = (struct tdx_regs){ .rax = TDG_VP_INFO };
     TDXT_EXPECT_STATUS(tdcall_on(&run, 1, NULL, &r, &x), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
                        "no vCPU");
+    r = (struct tdx_regs){ .rax = TDG_MEM_PAGE_ACCEPT };
+    TDXT_EXPECT_STATUS(tdcall_on(&run, 1, NULL, &r, &x), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
+                       "ACCEPT without a vCPU (refused, no busy-path record)");
     r = (struct tdx_regs){ .rax = TDG_VP_INFO };
     TDXT_EXPECT_STATUS(tdcall_on(&run, 7, &v, &r, &x), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX,
                        "LP out of range");

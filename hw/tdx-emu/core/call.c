@@ -147,8 +147,8 @@ static void note_path(struct tdx_call *c, uint64_t status)
     };
 
     if (!c->host) {
-        if (c->leaf != TDG_MEM_PAGE_ACCEPT) {
-            return;                     /* no KVM path starts in the TD */
+        if (c->leaf != TDG_MEM_PAGE_ACCEPT || !c->vcpu) {
+            return;     /* no KVM path starts in the TD (or no vCPU: refused) */
         }
         pev.kind = TDX_PATH_EV_ACCEPT;
         pev.key = c->vcpu->tdvpr_pa;
