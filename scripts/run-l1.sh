@@ -7,6 +7,8 @@
 #   --mem SIZE       L1 memory (default 2G)
 #   --job NAME       run guest/jobs/NAME inside L1 (default show-tdx)
 #   --append ARGS    extra kernel command line
+#   --initrd-overlay FILE  a gzip'd cpio unpacked over L1's initramfs (the
+#                    real TD stack of scripts/fetch-real-td.sh)
 #   --plain-cpu      keep the tdx-emu object but a plain CPU (no VMX/SEAM):
 #                    L1 sees no TDX platform
 #   --no-tdx-emu     plain QEMU behaviour: no tdx-emu object, plain CPU
@@ -33,13 +35,14 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 smp=2 mem=2G job=show-tdx append='' tdx=1 tdx_cpu=1 timeout_s=300 logfile=''
-quiet=0 extra=() hmp_cmds=() tdx_props='' print_args=0 kernel=''
+quiet=0 extra=() hmp_cmds=() tdx_props='' print_args=0 overlay='' kernel=''
 while [ $# -gt 0 ]; do
     case "$1" in
         --smp) smp=$2; shift 2 ;;
         --mem) mem=$2; shift 2 ;;
         --job) job=$2; shift 2 ;;
         --append) append=$2; shift 2 ;;
+        --initrd-overlay) overlay=$2; shift 2 ;;
         --plain-cpu) tdx_cpu=0; shift ;;
         --no-tdx-emu) tdx=0; tdx_cpu=0; shift ;;
         --hmp-at-exit) hmp_cmds+=("$2"); shift 2 ;;
@@ -77,6 +80,14 @@ args=(-M q35 -accel tcg,thread=multi -cpu "$cpu" -smp "$smp" -m "$mem"
 log_tmp=$(mktemp)
 hmp_dir=$(mktemp -d)
 trap 'rm -rf "$log_tmp" "$hmp_dir"' EXIT
+if [ -n "$overlay" ]; then
+    # Concatenated archives: the kernel unpacks both, the second on top.
+    [ -f "$overlay" ] || die "--initrd-overlay $overlay: no such file"
+    cat "$INITRAMFS" "$overlay" > "$hmp_dir/initrd"
+    for i in "${!args[@]}"; do
+        [ "${args[$i]}" = "$INITRAMFS" ] && args[$i]=$hmp_dir/initrd
+    done
+fi
 if [ ${#hmp_cmds[@]} -gt 0 ]; then
     # L1's power-off stops the VM instead of ending QEMU; the monitor then
     # answers the commands and quits QEMU (scripts/hmp.py).

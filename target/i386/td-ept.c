@@ -24,7 +24,7 @@
  * asks for the access with TDG.VP.VMCALL. Reserved memory-type/permission
  * combinations are EPT misconfigurations.
  */
-static enum tdx_td_xlate shared_translate(const struct tdx_td_run *run,
+static enum tdx_td_xlate shared_translate(struct tdx_td_run *run,
                                           uint64_t gpa, int access,
                                           uint64_t *hpa, struct tdx_td_exit *exit)
 {
@@ -44,7 +44,7 @@ static enum tdx_td_xlate shared_translate(const struct tdx_td_run *run,
         }
         if (!(pte & TDX_ACCESS_RWX)) {
             if (!(pte & TDX_EPTE_SUPPRESS_VE) && level == 0) {
-                return TDX_TD_XLATE_VE;
+                return tdx_td_shared_ept_ve(run, gpa, access, pte, exit);
             }
             goto violation;
         }
@@ -64,13 +64,7 @@ static enum tdx_td_xlate shared_translate(const struct tdx_td_run *run,
     return TDX_TD_XLATE_OK;
 
 violation:
-    *exit = (struct tdx_td_exit) {
-        .reason = TDX_EXIT_REASON_EPT_VIOLATION,
-        .qualification = want |
-                         ((pte & TDX_ACCESS_RWX) << TDX_EPT_QUAL_PERM_SHIFT) |
-                         TDX_EPT_QUAL_GPA_VALID | TDX_EPT_QUAL_TRANSLATED,
-        .gpa = gpa,
-    };
+    tdx_td_ept_violation(gpa, access, pte, exit);
     return TDX_TD_XLATE_EXIT;
 misconfig:
     *exit = (struct tdx_td_exit) {

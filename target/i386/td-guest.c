@@ -319,7 +319,8 @@ bool tdx_emu_td_stage2(CPUX86State *env, uint64_t gpa, int access_type,
     return false;
 }
 
-G_NORETURN void tdx_emu_td_stage2_fault(CPUX86State *env, uintptr_t retaddr)
+G_NORETURN void tdx_emu_td_stage2_fault(CPUX86State *env, uint64_t gla,
+                                        bool final, uintptr_t retaddr)
 {
     TdxEmuTdState *td = &env->tdx_emu_td;
     struct tdx_td_exit exit = td->xlate_exit;
@@ -327,6 +328,7 @@ G_NORETURN void tdx_emu_td_stage2_fault(CPUX86State *env, uintptr_t retaddr)
 
     td->xlate_fail = TDX_TD_XLATE_OK;
     if (kind == TDX_TD_XLATE_VE) {
+        tdx_td_ept_ve_gla(&td->run, gla, final);
         /* A fault: RIP stays on the instruction, no error code. */
         raise_exception_ra(env, EXCP_VE, retaddr);
     }

@@ -163,3 +163,16 @@ G_NORETURN void tdx_emu_td_ve_hlt(CPUX86State *env)
     env->eip -= 1;                      /* back on the HLT: a fault */
     raise_ve_or_df(env, td_ve(env, &ev));
 }
+
+void tdx_emu_td_cpuid(CPUX86State *env, uint32_t leaf, uint32_t subleaf,
+                      uint32_t *eax, uint32_t *ebx, uint32_t *ecx,
+                      uint32_t *edx)
+{
+    uint32_t r[4] = { *eax, *ebx, *ecx, *edx };
+
+    tdx_td_run_cpuid(&env->tdx_emu_td.run, leaf, subleaf, r);
+    *eax = r[0];
+    *ebx = r[1];
+    *ecx = r[2];
+    *edx = r[3];
+}

@@ -301,10 +301,13 @@ bool tdx_emu_cpu_realize(X86CPU *cpu, Error **errp)
      * one range the object reserved (the first vCPU reserves it).
      */
     /*
-     * Realize runs this before cpu.c settles phys_bits; 0 there means TCG's
-     * default, which cpu.c applies later.
+     * Realize runs this before cpu.c settles phys_bits: unless the user gave
+     * phys-bits, a TDX host's width replaces TCG's default of 40.
      */
-    pa_bits = cpu->phys_bits ? cpu->phys_bits : TCG_PHYS_ADDR_BITS;
+    if (!cpu->phys_bits) {
+        cpu->phys_bits = TDX_EMU_DEFAULT_PHYS_BITS;
+    }
+    pa_bits = cpu->phys_bits;
     if (!tdx_emu_reserve_seam_range(cfg->platform, pa_bits - cfg->keyid_bits,
                                     &cfg->seamrr_base, &cfg->seamrr_size,
                                     errp)) {
@@ -362,6 +365,12 @@ int tdx_emu_rdmsr(CPUX86State *env, uint32_t index, uint64_t *val)
         /* 31:0 MKTME KeyIDs (KeyID 0 not counted), 63:32 TDX KeyIDs. */
         *val = ((uint64_t)cfg->tdx_keyids << 32) | (cfg->mktme_keyids - 1);
         return TDX_EMU_MSR_HANDLED;
+    case MSR_IA32_ARCH_CAPABILITIES:
+        if (!(env->features[FEAT_7_0_EDX] & CPUID_7_0_EDX_ARCH_CAPABILITIES)) {
+            return TDX_EMU_MSR_GP;
+        }
+        *val = env->features[FEAT_ARCH_CAPABILITIES];
+        return TDX_EMU_MSR_HANDLED;
     case MSR_TDX_EMU_TME_CAPABILITY:
         *val = TME_CAP_AES_XTS_128 |
                ((uint64_t)cfg->keyid_bits << TME_KEYID_BITS_SHIFT) |
@@ -411,6 +420,7 @@ int tdx_emu_wrmsr(CPUX86State *env, uint32_t index, uint64_t val)
         tdx_emu_rdmsr(env, index, &cur);
         return val == cur ? TDX_EMU_MSR_HANDLED : TDX_EMU_MSR_GP;
     case MSR_IA32_VMX_BASIC ... MSR_IA32_VMX_VMFUNC:
+    case MSR_IA32_ARCH_CAPABILITIES:            /* read-only */
     case MSR_TDX_EMU_MKTME_KEYID_PARTITIONING:
     case MSR_TDX_EMU_TME_CAPABILITY:
     case MSR_TDX_EMU_TME_ACTIVATE:              /* locked */

@@ -15,8 +15,31 @@
 #define TDX_EMU_CPUID_7_0_ECX_TME   (1U << 13)   /* TME/MKTME enumerated */
 
 /*
+ * IA32_ARCH_CAPABILITIES of a TDX-era CPU (the "not affected" bits Sapphire
+ * Rapids reports), without IBRS_ALL: TCG has no IA32_SPEC_CTRL, and eIBRS
+ * would make the kernel write it. With RDCL_NO the kernel does not treat the
+ * CPU as L1TF-vulnerable, so KVM's MMU does not reserve GPA bits for the
+ * L1TF mitigation (which WARNs with 52 physical-address bits).
+ */
+#define TDX_EMU_ARCH_CAPABILITIES \
+    (MSR_ARCH_CAP_RDCL_NO | MSR_ARCH_CAP_SKIP_L1DFL_VMENTRY | \
+     MSR_ARCH_CAP_MDS_NO | MSR_ARCH_CAP_PSCHANGE_MC_NO | MSR_ARCH_CAP_TAA_NO | \
+     MSR_ARCH_CAP_SBDR_SSDP_NO | MSR_ARCH_CAP_FBSDP_NO | \
+     MSR_ARCH_CAP_PSDP_NO | MSR_ARCH_CAP_PBRSB_NO | MSR_ARCH_CAP_GDS_NO | \
+     MSR_ARCH_CAP_RFDS_NO)
+
+/*
+ * Physical-address width of a TDX host CPU unless phys-bits is given: 52,
+ * the KeyID bits being its top bits (the kernel subtracts them). KVM's TDX
+ * code accepts only TDs of 48 or 52 guest physical-address bits, and
+ * derives them from this width (TCG's default of 40 makes
+ * KVM_TDX_INIT_VM fail with EINVAL).
+ */
+#define TDX_EMU_DEFAULT_PHYS_BITS   52
+
+/*
  * Feature bits tdx-emu makes available (host-supported, in QEMU's terms) for
- * feature word @w: VMX, MOVDIR64B and TME. Header-inline so cpu.c, which is
+ * feature word @w: VMX, MOVDIR64B, TME and IA32_ARCH_CAPABILITIES. Header-inline so cpu.c, which is
  * also built for user mode, needs no extra object.
  */
 static inline uint64_t tdx_emu_cpu_extra_features(X86CPU *cpu, FeatureWord w)
@@ -29,6 +52,10 @@ static inline uint64_t tdx_emu_cpu_extra_features(X86CPU *cpu, FeatureWord w)
         return CPUID_EXT_VMX;
     case FEAT_7_0_ECX:
         return CPUID_7_0_ECX_MOVDIR64B | TDX_EMU_CPUID_7_0_ECX_TME;
+    case FEAT_7_0_EDX:
+        return CPUID_7_0_EDX_ARCH_CAPABILITIES;
+    case FEAT_ARCH_CAPABILITIES:
+        return TDX_EMU_ARCH_CAPABILITIES;
     default:
         return 0;
     }

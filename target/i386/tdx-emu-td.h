@@ -91,8 +91,18 @@ enum tdx_td_xlate tdx_emu_td_translate(CPUX86State *env, uint64_t gpa, int acces
  */
 bool tdx_emu_td_stage2(CPUX86State *env, uint64_t gpa, int access_type,
                        uint64_t *hpa, int *prot);
-/* Raise the last stage-2 failure: TD exit (EPT violation) or #VE. */
-G_NORETURN void tdx_emu_td_stage2_fault(CPUX86State *env, uintptr_t retaddr);
+/*
+ * Raise the last stage-2 failure: TD exit (EPT violation) or #VE. @gla is
+ * the linear address being accessed, @final false when the failure was on
+ * a guest paging-structure access (x86_cpu_tlb_fill).
+ */
+G_NORETURN void tdx_emu_td_stage2_fault(CPUX86State *env, uint64_t gla,
+                                        bool final, uintptr_t retaddr);
+
+/* CPUID executed in a TD (helper_cpuid): the module's virtualization. */
+void tdx_emu_td_cpuid(CPUX86State *env, uint32_t leaf, uint32_t subleaf,
+                      uint32_t *eax, uint32_t *ebx, uint32_t *ecx,
+                      uint32_t *edx);
 
 /*
  * x86_cpu_exec_interrupt() in a TD: L1's HARD/NMI/SMI interrupts end the

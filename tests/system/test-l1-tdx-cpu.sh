@@ -12,17 +12,25 @@ no_line() {
     ok "$3"
 }
 
-boot tdx --smp 2 --hmp-at-exit "xp /2gx 0x1ffe000000" --hmp-at-exit "xp /2gx 0x1fffffffe0"
+boot tdx --smp 2 --hmp-at-exit "xp /2gx 0x1fffffe000000" --hmp-at-exit "xp /2gx 0x1ffffffffffe0"
 [ "$rc" = 0 ] || fail "boot with tdx-emu=on: expected run-l1 exit 0, got $rc"
 expect_line tdx '^TDX-EMU-L1: init reached' "L1 reached init"
 expect_line tdx 'x86/tme: enabled by BIOS' "TME enabled"
 expect_line tdx 'x86/mktme: BIOS enabled: x86_phys_bits reduced by 3' "KeyID bits (4 TDX + 1 MKTME KeyIDs)"
 expect_line tdx 'virt/tdx: BIOS enabled: private KeyID range \[1, 5\)' "TDX KeyID range"
 expect_line tdx 'virt/tdx: TDX-Module initialized' "kernel's TDX line after SEAMCALLs"
-# SEAM range: 32 MiB below the KeyID bits (40 - 3 = 37 address bits).
-expect_line tdx 'BIOS-e820: \[mem 0x0000001ffe000000-0x0000001fffffffff\] +(device )?reserved' "SEAM range reserved in e820"
-expect_line tdx '^0000001ffe000000: 0xffffffffffffffff 0xffffffffffffffff' "SEAM range reads all-ones (start)"
-expect_line tdx '^0000001fffffffe0: 0xffffffffffffffff 0xffffffffffffffff' "SEAM range reads all-ones (end)"
+# A TDX host's CPU: 52 physical-address bits, the KeyID bits their top
+# (52 - 3 = 49 left to the kernel), and not L1TF/Meltdown-vulnerable
+# (IA32_ARCH_CAPABILITIES.RDCL_NO), so KVM's MMU reserves no GPA bits and
+# KVM's TDX code gets a guest width it accepts (48; 40 was EINVAL).
+expect_line tdx '^TDX-EMU-L1: cpu address sizes : 49 bits physical' "L1 CPU: 52 physical-address bits, 3 of them KeyID bits"
+expect_line tdx '^TDX-EMU-L1: vulnerability l1tf: Not affected' "L1 CPU not L1TF-vulnerable"
+expect_line tdx '^TDX-EMU-L1: vulnerability meltdown: Not affected' "L1 CPU not Meltdown-vulnerable (RDCL_NO)"
+expect_line tdx '^TDX-EMU-L1: vulnerability itlb_multihit: Not affected' "L1 CPU: no iTLB multihit (PSCHANGE_MC_NO)"
+# SEAM range: 32 MiB below the KeyID bits (52 - 3 = 49 address bits).
+expect_line tdx 'BIOS-e820: \[mem 0x0001fffffe000000-0x0001ffffffffffff\] +(device )?reserved' "SEAM range reserved in e820"
+expect_line tdx '^0001fffffe000000: 0xffffffffffffffff 0xffffffffffffffff' "SEAM range reads all-ones (start)"
+expect_line tdx '^0001ffffffffffe0: 0xffffffffffffffff 0xffffffffffffffff' "SEAM range reads all-ones (end)"
 no_line tdx 'TDX not supported by the host platform' "no 'TDX not supported'"
 no_line tdx 'VMX not supported|VMX not enabled|VMX not fully enabled|VMX .* disabled by BIOS' "no 'VMX not supported'"
 no_line tdx 'VMXON faulted|vmread failed|vmwrite failed|vmclear failed|vmptrld failed' "no VMX instruction failure in KVM"

@@ -6,6 +6,7 @@
  * VMCALL results back to the guest.
  */
 #include "sept-harness.h"
+#include "td-ve.h"
 
 #define GPA  0x80000000ULL
 
@@ -200,10 +201,92 @@ static void test_accept_loop_no_zero_step(void)
     st_teardown(&e);
 }
 
+/*
+ * VE_INFO of EPT-violation #VEs, as TDG.VP.VEINFO.GET reports them (RCX
+ * exit reason, RDX qualification, R8 guest linear address, R9 GPA): a
+ * shared GPA whose leaf in KVM's EPT is non-present with suppress-#VE clear
+ * (KVM's MMIO marking) and a PENDING private page; the CPU adds the linear
+ * address at the fault, with bit 8 only for the final translation. While
+ * VE_INFO is valid the same violation is a TD exit.
+ */
+static void test_ept_ve_info(void)
+{
+    const uint64_t shared = (1ULL << 47) | 0xFED00000ULL;
+    const uint64_t gla = 0xFFFFC90000001008ULL;
+    struct tdx_td_run run;
+    struct tdx_td_exit x;
+    struct tdx_regs r, out;
+    struct st_env e;
+    uint64_t hpa;
+
+    st_setup(&e, 2, 1, false);
+    TDXT_EXPECT_STATUS(finalize(&e), TDX_SUCCESS, "finalize");
+    r = (struct tdx_regs){ .rax = TDH_VP_ENTER, .rcx = e.td.vp[0].tdvpr };
+    TDXT_EXPECT(tdxt_vp_enter(e.p->m, e.td.vp[0].lp, &r, &run), "enter");
+
+    TDXT_EXPECT(tdx_td_shared_ept_ve(&run, shared + 8, TDX_ACCESS_READ | TDX_ACCESS_WRITE,
+                                     0, &x) == TDX_TD_XLATE_VE, "shared MMIO GPA: #VE");
+    tdx_td_ept_ve_gla(&run, gla, true);
+    /* Second access before the guest took VE_INFO: an EPT-violation exit. */
+    TDXT_EXPECT(tdx_td_shared_ept_ve(&run, shared, TDX_ACCESS_READ, 0, &x) == TDX_TD_XLATE_EXIT &&
+                x.reason == TDX_EXIT_REASON_EPT_VIOLATION && x.gpa == shared &&
+                (x.qualification & (TDX_EPT_QUAL_GPA_VALID | TDX_EPT_QUAL_TRANSLATED | 7)) ==
+                (TDX_EPT_QUAL_GPA_VALID | TDX_EPT_QUAL_TRANSLATED | TDX_ACCESS_READ),
+                "shared #VE while VE_INFO valid: exit (reason %u, qual %#llx)", x.reason,
+                (unsigned long long)x.qualification);
+    r = (struct tdx_regs){ .rax = TDG_VP_VEINFO_GET };
+    TDXT_EXPECT(tdx_tdcall(&run, &r, &x) == TDX_TDCALL_DONE && r.rax == TDX_SUCCESS &&
+                r.rcx == TDX_EXIT_REASON_EPT_VIOLATION &&
+                r.rdx == (TDX_ACCESS_READ | TDX_ACCESS_WRITE | TDX_EPT_QUAL_GPA_VALID |
+                          TDX_EPT_QUAL_TRANSLATED) &&
+                r.r8 == gla && r.r9 == shared + 8,
+                "shared #VE VEINFO.GET: status %#llx reason %llu qual %#llx gla %#llx gpa %#llx",
+                (unsigned long long)r.rax, (unsigned long long)r.rcx,
+                (unsigned long long)r.rdx, (unsigned long long)r.r8,
+                (unsigned long long)r.r9);
+
+    /* A PENDING private page reached by a guest paging-structure access. */
+    st_map_pt(&e, GPA);
+    TDXT_EXPECT_STATUS(st_leaf(&e, 0, TDH_MEM_PAGE_AUG, GPA, 0, tdt_page(), NULL),
+                       TDX_SUCCESS, "AUG");
+    TDXT_EXPECT(tdx_td_translate_private(&run, GPA, TDX_ACCESS_READ | TDX_ACCESS_WRITE, &hpa, &x) ==
+                TDX_TD_XLATE_VE, "PENDING private page: #VE");
+    tdx_td_ept_ve_gla(&run, gla, false);
+    r = (struct tdx_regs){ .rax = TDG_VP_VEINFO_GET };
+    TDXT_EXPECT(tdx_tdcall(&run, &r, &x) == TDX_TDCALL_DONE && r.rax == TDX_SUCCESS &&
+                r.rdx == (TDX_ACCESS_READ | TDX_ACCESS_WRITE | TDX_EPT_QUAL_GPA_VALID) &&
+                r.r8 == gla && r.r9 == GPA,
+                "paging-structure #VE: qual %#llx (bit 7, not 8) gla %#llx gpa %#llx",
+                (unsigned long long)r.rdx, (unsigned long long)r.r8,
+                (unsigned long long)r.r9);
+    /* CPUID of the running vCPU: the TD's TSC frequency in leaf 0x15. */
+    {
+        uint32_t c[4] = { 0 };
+
+        tdx_td_run_cpuid(&run, 0x15, 0, c);
+        TDXT_EXPECT(c[0] == 1 && c[1] == run.td->cfg.tsc_frequency && c[1] != 0 &&
+                    c[2] == TDX_CPUID_TSC_CRYSTAL_HZ,
+                    "CPUID(0x15) of the TD: %u/%u x %u Hz (TSC_FREQUENCY %u)", c[1], c[0],
+                    c[2], run.td->cfg.tsc_frequency);
+        c[3] = 77;
+        tdx_td_run_cpuid(&run, 0xB, 0, c);
+        TDXT_EXPECT(c[3] == run.vcpu->x2apic_id, "CPUID(0xB).EDX of the TD vCPU: %u (x2APIC ID %u)",
+                    c[3], run.vcpu->x2apic_id);
+    }
+    /* No VE_INFO pending: the CPU's late GLA changes nothing. */
+    tdx_td_ept_ve_gla(&run, gla, true);
+    TDXT_EXPECT(!run.vcpu->ve_info.valid, "GLA without a pending EPT #VE is ignored");
+    x = (struct tdx_td_exit){ .reason = TDX_EXIT_REASON_HLT };
+    tdx_vp_exit(&run, &x, &out);
+    st_expect_invariants(&e, "after the EPT #VEs");
+    st_teardown(&e);
+}
+
 int main(void)
 {
     test_initial_state_and_vmcall();
     test_accept_exit_and_retry();
     test_accept_loop_no_zero_step();
+    test_ept_ve_info();
     return tdxt_done("test-td-run");
 }

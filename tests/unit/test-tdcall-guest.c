@@ -7,6 +7,8 @@
 #include "sha384.h"
 #include "td-ve.h"
 
+#include <string.h>
+
 #define GPA      0x80000000ULL      /* a MAPPED private page */
 #define GPA2     0x80200000ULL      /* a page never added */
 
@@ -239,6 +241,62 @@ static void test_ve_decisions(void)
                 !tdx_ve_counter_name(TDX_VE_NUM_COUNTERS), "counter names");
 }
 
+/*
+ * CPUID as the module virtualizes it: leaf 0x21 "IntelTDX    " (EBX, EDX,
+ * ECX), the maximum basic leaf raised to 0x21, VMX/SMX/SGX/TME cleared and
+ * the hypervisor bit set; other leaves native.
+ */
+static void test_cpuid_virtualization(void)
+{
+    uint32_t r[4] = { 0x1F, 0x756E6547, 0x6C65746E, 0x49656E69 };
+    char sig[13];
+
+    tdx_td_cpuid(0, 0, 0, 0, r);
+    TDXT_EXPECT(r[0] == 0x21 && r[1] == 0x756E6547, "CPUID(0): max basic leaf %#x", r[0]);
+    r[0] = 0x23;
+    tdx_td_cpuid(0, 0, 0, 0, r);
+    TDXT_EXPECT(r[0] == 0x23, "CPUID(0): a higher native max leaf kept (%#x)", r[0]);
+    r[0] = 0x1F; r[1] = 1; r[2] = 2; r[3] = 3;
+    tdx_td_cpuid(0, 0, 0x21, 0, r);
+    memcpy(sig, &r[1], 4);
+    memcpy(sig + 4, &r[3], 4);
+    memcpy(sig + 8, &r[2], 4);
+    sig[12] = 0;
+    TDXT_EXPECT(r[0] == 0 && strcmp(sig, "IntelTDX    ") == 0, "CPUID(0x21,0): \"%s\"", sig);
+    r[0] = r[1] = r[2] = r[3] = 5;
+    tdx_td_cpuid(0, 0, 0x21, 1, r);
+    TDXT_EXPECT(!r[0] && !r[1] && !r[2] && !r[3], "CPUID(0x21,1): zero");
+    r[0] = 0x806F8; r[1] = 0; r[2] = 0x7FFAFBFF; r[3] = 0xBFEBFBFF;
+    tdx_td_cpuid(0, 0, 1, 0, r);
+    TDXT_EXPECT(r[0] == 0x806F8 && !(r[2] & 0x60) && (r[2] & 0x80000000u) &&
+                (r[2] & 0x7FFAFB9F) == 0x7FFAFB9F, "CPUID(1).ECX %#x: VMX/SMX 0, hypervisor 1", r[2]);
+    r[0] = 0; r[1] = 0xFFFFFFFF; r[2] = 0xFFFFFFFF; r[3] = 0xFFFFFFFF;
+    tdx_td_cpuid(0, 0, 7, 0, r);
+    TDXT_EXPECT(r[1] == 0xFFFFFFFB && r[2] == 0xFFFFDFFF && r[3] == 0xFFFFFFFF,
+                "CPUID(7,0): SGX and TME cleared (EBX %#x ECX %#x)", r[1], r[2]);
+    r[1] = 0xFFFFFFFF;
+    tdx_td_cpuid(0, 0, 7, 1, r);
+    TDXT_EXPECT(r[1] == 0xFFFFFFFF, "CPUID(7,1) native");
+    /* TSC leaf from the TD's TSC_FREQUENCY (here 2.5 GHz = 100 x 25 MHz). */
+    r[0] = r[1] = r[2] = r[3] = 0;
+    tdx_td_cpuid(100, 0, 0x15, 0, r);
+    TDXT_EXPECT(r[0] == 1 && r[1] == 100 && r[2] == 25000000 && !r[3],
+                "CPUID(0x15): %u/%u x %u Hz", r[1], r[0], r[2]);
+    r[0] = 2; r[1] = 3; r[2] = 4;
+    tdx_td_cpuid(0, 0, 0x15, 0, r);
+    TDXT_EXPECT(r[0] == 2 && r[1] == 3 && r[2] == 4, "CPUID(0x15) without a TSC frequency: native");
+    /* The x2APIC ID the VMM gave the vCPU, not the CPU's. */
+    r[0] = 0x806F8; r[1] = 0x01020800; r[2] = 0; r[3] = 0;
+    tdx_td_cpuid(0, 5, 1, 0, r);
+    TDXT_EXPECT(r[1] == 0x05020800, "CPUID(1).EBX %#x: initial APIC ID 5", r[1]);
+    r[0] = 1; r[1] = 2; r[2] = 0x100; r[3] = 1;
+    tdx_td_cpuid(0, 5, 0xB, 0, r);
+    TDXT_EXPECT(r[0] == 1 && r[1] == 2 && r[2] == 0x100 && r[3] == 5, "CPUID(0xB,0).EDX %u", r[3]);
+    r[3] = 1;
+    tdx_td_cpuid(0, 5, 0x1F, 1, r);
+    TDXT_EXPECT(r[3] == 5, "CPUID(0x1F,1).EDX %u", r[3]);
+}
+
 int main(void)
 {
     struct tdx_td_exit x = { .reason = TDX_EXIT_REASON_EXT_INTR };
@@ -249,6 +307,7 @@ int main(void)
     test_report();
     test_vm_vp_rd_wr();
     test_ve_decisions();
+    test_cpuid_virtualization();
     tdx_vp_exit(&run, &x, &out);
     st_expect_invariants(&e, "after the guest leaves");
     st_teardown(&e);

@@ -58,6 +58,72 @@ void tdx_vcpu_arch_reset(struct tdx_vcpu *v, unsigned gpa_width)
     a->gdtr_limit = a->idtr_limit = 0xFFFF;
 }
 
+/*
+ * An EPT violation that the CPU turns into a #VE (entry with suppress-#VE
+ * clear, private or shared): VE_INFO as TDG.VP.VEINFO.GET reports it. On
+ * silicon a #VE needs VE_INFO free; while it is valid, the violation is a
+ * TD exit instead (false). The guest linear address follows at the fault
+ * (tdx_td_ept_ve_gla()).
+ */
+static bool ept_ve_info(struct tdx_td_run *run, uint64_t gpa, unsigned want,
+                        uint64_t entry_perm)
+{
+    struct tdx_vcpu *v = run->vcpu;
+
+    if (v->ve_info.valid) {
+        return false;
+    }
+    v->ve_info.valid = true;
+    v->ve_info.exit_reason = TDX_EXIT_REASON_EPT_VIOLATION;
+    v->ve_info.qualification = want |
+        ((entry_perm & TDX_ACCESS_RWX) << TDX_EPT_QUAL_PERM_SHIFT);
+    v->ve_info.gla = 0;
+    v->ve_info.gpa = gpa;
+    v->ve_info.instr_info = 0;
+    v->ve_info.instr_len = 0;
+    atomic_fetch_add_explicit(&v->td->m->stats.ve[TDX_VE_CNT_EPT], 1,
+                              memory_order_relaxed);
+    return true;
+}
+
+enum tdx_td_xlate tdx_td_shared_ept_ve(struct tdx_td_run *run, uint64_t gpa,
+                                       int access, uint64_t entry,
+                                       struct tdx_td_exit *exit)
+{
+    const unsigned want = access & TDX_ACCESS_RWX;
+
+    if (ept_ve_info(run, gpa, want, entry)) {
+        return TDX_TD_XLATE_VE;
+    }
+    tdx_td_ept_violation(gpa, access, entry, exit);
+    return TDX_TD_XLATE_EXIT;
+}
+
+void tdx_td_ept_violation(uint64_t gpa, int access, uint64_t entry,
+                          struct tdx_td_exit *exit)
+{
+    *exit = (struct tdx_td_exit) {
+        .reason = TDX_EXIT_REASON_EPT_VIOLATION,
+        .qualification = (access & TDX_ACCESS_RWX) |
+                         ((entry & TDX_ACCESS_RWX) << TDX_EPT_QUAL_PERM_SHIFT) |
+                         TDX_EPT_QUAL_GPA_VALID | TDX_EPT_QUAL_TRANSLATED,
+        .gpa = gpa,
+    };
+}
+
+void tdx_td_ept_ve_gla(struct tdx_td_run *run, uint64_t gla, bool final)
+{
+    struct tdx_vcpu *v = run->vcpu;
+
+    if (!v->ve_info.valid ||
+        v->ve_info.exit_reason != TDX_EXIT_REASON_EPT_VIOLATION) {
+        return;
+    }
+    v->ve_info.gla = gla;
+    v->ve_info.qualification |= TDX_EPT_QUAL_GPA_VALID |
+                                (final ? TDX_EPT_QUAL_TRANSLATED : 0);
+}
+
 enum tdx_td_xlate tdx_td_translate_private(struct tdx_td_run *run, uint64_t gpa,
                                            int access, uint64_t *hpa,
                                            struct tdx_td_exit *exit)
@@ -69,17 +135,7 @@ enum tdx_td_xlate tdx_td_translate_private(struct tdx_td_run *run, uint64_t gpa,
         return TDX_TD_XLATE_OK;
     }
     if (tdx_sept_classify_fault(run->td, gpa) == TDX_FAULT_VE &&
-        !run->vcpu->ve_info.valid) {
-        /* What TDG.VP.VEINFO.GET will report (an EPT violation). */
-        run->vcpu->ve_info.valid = true;
-        run->vcpu->ve_info.exit_reason = TDX_EXIT_REASON_EPT_VIOLATION;
-        run->vcpu->ve_info.qualification = want;
-        run->vcpu->ve_info.gla = 0;
-        run->vcpu->ve_info.gpa = gpa;
-        run->vcpu->ve_info.instr_info = 0;
-        run->vcpu->ve_info.instr_len = 0;
-        atomic_fetch_add_explicit(&run->vcpu->td->m->stats.ve[TDX_VE_CNT_EPT],
-                                  1, memory_order_relaxed);
+        ept_ve_info(run, gpa, want, 0)) {
         return TDX_TD_XLATE_VE;
     }
     *exit = (struct tdx_td_exit) {
@@ -89,4 +145,11 @@ enum tdx_td_xlate tdx_td_translate_private(struct tdx_td_run *run, uint64_t gpa,
         .gpa = gpa,
     };
     return TDX_TD_XLATE_EXIT;
+}
+
+void tdx_td_run_cpuid(const struct tdx_td_run *run, uint32_t leaf,
+                      uint32_t subleaf, uint32_t r[4])
+{
+    tdx_td_cpuid(run->td->cfg.tsc_frequency, run->vcpu->x2apic_id, leaf,
+                 subleaf, r);
 }

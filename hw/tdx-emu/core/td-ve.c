@@ -169,3 +169,50 @@ uint64_t tdx_tdg_vp_veinfo_get(struct tdx_call *c, struct tdx_regs *r)
     v->ve_info.valid = false;
     return TDX_SUCCESS;
 }
+
+void tdx_td_cpuid(unsigned tsc_frequency, uint32_t x2apic_id, uint32_t leaf,
+                  uint32_t subleaf, uint32_t r[4])
+{
+    enum { EAX, EBX, ECX, EDX };
+
+    switch (leaf) {
+    case 0x0:
+        if (r[EAX] < TDX_CPUID_LEAF_TDX) {
+            r[EAX] = TDX_CPUID_LEAF_TDX;
+        }
+        break;
+    case 0x1:
+        r[ECX] &= ~((1u << 5) | (1u << 6));     /* VMX, SMX */
+        r[ECX] |= 1u << 31;                     /* hypervisor */
+        r[EBX] = (r[EBX] & 0x00FFFFFFu) | (x2apic_id << 24);
+        break;
+    case 0xB:
+    case 0x1F:
+        r[EDX] = x2apic_id;
+        break;
+    case 0x7:
+        if (subleaf == 0) {
+            r[EBX] &= ~(1u << 2);               /* SGX */
+            r[ECX] &= ~(1u << 13);              /* TME */
+        }
+        break;
+    case 0x15:
+        if (tsc_frequency) {
+            r[EAX] = 1;
+            r[EBX] = tsc_frequency;
+            r[ECX] = TDX_CPUID_TSC_CRYSTAL_HZ;
+            r[EDX] = 0;
+        }
+        break;
+    case TDX_CPUID_LEAF_TDX:
+        r[EAX] = r[EBX] = r[ECX] = r[EDX] = 0;
+        if (subleaf == 0) {
+            r[EBX] = TDX_CPUID_TDX_EBX;
+            r[EDX] = TDX_CPUID_TDX_EDX;
+            r[ECX] = TDX_CPUID_TDX_ECX;
+        }
+        break;
+    default:
+        break;
+    }
+}

@@ -66,6 +66,32 @@ bool tdx_ve_cpuid_faults(const struct tdx_vcpu *v, uint32_t leaf, unsigned cpl);
 bool tdx_ve_msr_faults(uint32_t msr, bool write);
 
 /*
+ * CPUID in a TD (a leaf the module does not turn into #VE): the module's
+ * virtualization applied to the CPU's native values r[0..3] (EAX, EBX,
+ * ECX, EDX). Facts (TDX module ABI, CPUID virtualization):
+ *  - leaf 0x21 is the TDX leaf: subleaf 0 is EAX = 0, EBX:EDX:ECX =
+ *    "IntelTDX    " (TDVF and Linux detect a TD by it); other subleaves 0;
+ *  - CPUID(0).EAX, the maximum basic leaf, is at least 0x21;
+ *  - CPUID(1).ECX: VMX (5) and SMX (6) are fixed 0, the hypervisor bit (31)
+ *    is fixed 1; CPUID(7,0): SGX (EBX 2) and TME (ECX 13) are fixed 0 (a TD
+ *    has no TME MSRs);
+ *  - CPUID(0x15), TSC/crystal ratio, from the TD's TSC_FREQUENCY (TD_PARAMS,
+ *    25 MHz units): EAX = 1, EBX = TSC_FREQUENCY, ECX = 25 000 000 (the
+ *    nominal crystal in Hz), EDX = 0; `tsc_frequency` 0 keeps the CPU's.
+ *  - the x2APIC ID is the vCPU's, as the VMM set it (TDH.VP.INIT):
+ *    CPUID(1).EBX[31:24] (its low 8 bits), CPUID(0xB).EDX, CPUID(0x1F).EDX.
+ * Anything else is the native value (not yet the TD_PARAMS configuration:
+ * the level shifts of 0xB/0x1F and XSAVE by XFAM are still the CPU's).
+ */
+#define TDX_CPUID_LEAF_TDX          0x21u
+#define TDX_CPUID_TDX_EBX           0x65746E49u     /* "Inte" */
+#define TDX_CPUID_TDX_EDX           0x5844546Cu     /* "lTDX" */
+#define TDX_CPUID_TDX_ECX           0x20202020u     /* "    " */
+#define TDX_CPUID_TSC_CRYSTAL_HZ    25000000u
+void tdx_td_cpuid(unsigned tsc_frequency, uint32_t x2apic_id, uint32_t leaf,
+                  uint32_t subleaf, uint32_t r[4]);
+
+/*
  * The decision for `ev` on vCPU `v` (running on its LP: only that LP
  * touches v->ve_info). On TDX_VE_INJECT, v->ve_info holds the event;
  * counters in m->stats.ve[] are updated for INJECT and DOUBLE.

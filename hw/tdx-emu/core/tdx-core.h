@@ -223,6 +223,42 @@ enum tdx_td_xlate tdx_td_translate_private(struct tdx_td_run *run, uint64_t gpa,
                                            struct tdx_td_exit *exit);
 
 /*
+ * A shared GPA whose leaf entry in KVM's EPT (`entry`) is non-present with
+ * suppress-#VE clear (how KVM marks emulated MMIO): #VE with VE_INFO filled
+ * (exit reason 48, qualification with the access and the entry's
+ * permissions, GPA), or, while VE_INFO is still valid, an EPT-violation TD
+ * exit (*exit filled).
+ */
+enum tdx_td_xlate tdx_td_shared_ept_ve(struct tdx_td_run *run, uint64_t gpa,
+                                       int access, uint64_t entry,
+                                       struct tdx_td_exit *exit);
+
+/*
+ * An EPT-violation TD exit for a final translation of `gpa` (access
+ * TDX_ACCESS_*, the permissions of the EPT entry that refused it): exit
+ * reason 48, qualification with the access, the entry's permissions and the
+ * linear-address-valid/final-translation bits, the GPA.
+ */
+void tdx_td_ept_violation(uint64_t gpa, int access, uint64_t entry,
+                          struct tdx_td_exit *exit);
+
+/*
+ * The CPU raises the #VE of TDX_TD_XLATE_VE: the guest linear address of
+ * the access into VE_INFO, qualification bit 7 (linear address valid) and
+ * bit 8 when `final` (the access to the translated address, not to a guest
+ * paging structure).
+ */
+void tdx_td_ept_ve_gla(struct tdx_td_run *run, uint64_t gla, bool final);
+
+/*
+ * CPUID executed by the running vCPU (a leaf the module does not turn into
+ * #VE): r[0..3] = EAX..EDX, the CPU's values in, the TD's out (td-ve.h,
+ * tdx_td_cpuid(), with the TD's TSC frequency).
+ */
+void tdx_td_run_cpuid(const struct tdx_td_run *run, uint32_t leaf,
+                      uint32_t subleaf, uint32_t r[4]);
+
+/*
  * Consistency check for tests and debug builds: no lock held by a finished
  * call (lock-hold injection rules excepted), PAMT consistent with the
  * module's objects. Returns true when consistent; otherwise describes the

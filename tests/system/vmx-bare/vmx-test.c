@@ -136,7 +136,7 @@ void test_main(void);
 void test_main(void)
 {
     uint32_t rev, v, vec, cs;
-    uint64_t ptr, desc[2];
+    uint64_t ptr, beyond, desc[2];
     struct { uint16_t lim; uint32_t base; } __attribute__((packed)) idtr;
 
     puts_("VMXTEST start\n");
@@ -172,6 +172,12 @@ void test_main(void)
     asm volatile("mov %%cr4, %0; or $0x2010, %0; mov %0, %%cr4" : "=r"(v));
     asm volatile("mov %%cr0, %0; or $0x80000020, %0; mov %0, %%cr0" : "=r"(v));
 
+    /* The first address beyond MAXPHYADDR (CPUID 0x80000008 EAX[7:0]). */
+    {
+        uint32_t a = 0x80000008, b, c = 0, d;
+        asm volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+        beyond = 1ULL << (a & 0xff);
+    }
     rev = rdmsr_lo(0x480) & 0x7fffffff;
     check("feature-control locked+vmx", rdmsr_lo(0x3a) & 5, 5);
     *(uint32_t *)vmxon_region = rev;
@@ -185,7 +191,7 @@ void test_main(void)
 
     ptr = pa(vmxon_region) + 8;
     check("vmxon unaligned -> VMfailInvalid", vmxon(&ptr), CF);
-    ptr = 1ULL << 40;
+    ptr = beyond;
     check("vmxon beyond maxphyaddr -> VMfailInvalid", vmxon(&ptr), CF);
     ptr = pa(bad_rev);
     check("vmxon bad revision -> VMfailInvalid", vmxon(&ptr), CF);
@@ -209,7 +215,7 @@ void test_main(void)
     ptr = pa(vmcs_b) + 4;
     check("vmptrld unaligned -> VMfailValid", vmptrld(&ptr), ZF);
     check("  error 9", insn_error(), 9);
-    ptr = 1ULL << 45;
+    ptr = beyond;
     check("vmptrld beyond maxphyaddr -> VMfailValid", vmptrld(&ptr), ZF);
     check("  error 9", insn_error(), 9);
     ptr = pa(vmxon_region);
@@ -264,7 +270,7 @@ void test_main(void)
     check("invept all-context", invept(2, desc), 0);
     desc[0] = 0x5e;                      /* WB, 4-level, A/D */
     check("invept single-context", invept(1, desc), 0);
-    desc[0] = 0x5e | (1ULL << 50);
+    desc[0] = 0x5e | beyond;
     check("invept eptp beyond maxphyaddr", invept(1, desc), ZF);
     desc[0] = 0; desc[1] = 0;
     check("invvpid vpid 0 -> VMfailValid", invvpid(1, desc), ZF);
