@@ -116,7 +116,7 @@ void tdx_emu_td_ve_intercept(CPUX86State *env, uint32_t type, uint64_t param,
         ev.exit_reason = TDX_EXIT_REASON_CPUID;
         ev.leaf = env->regs[R_EAX];
         ev.subleaf = env->regs[R_ECX];
-        if (!tdx_ve_cpuid_faults(v, ev.leaf, ev.cpl)) {
+        if (!tdx_ve_cpuid_faults(v, ev.leaf, ev.subleaf, ev.cpl)) {
             return;
         }
         break;
@@ -168,9 +168,19 @@ void tdx_emu_td_cpuid(CPUX86State *env, uint32_t leaf, uint32_t subleaf,
                       uint32_t *eax, uint32_t *ebx, uint32_t *ecx,
                       uint32_t *edx)
 {
-    uint32_t r[4] = { *eax, *ebx, *ecx, *edx };
+    uint32_t looked_up = tdx_td_cpuid_leaf(leaf);
+    uint32_t r[4] = { 0 };
 
-    tdx_td_run_cpuid(&env->tdx_emu_td.run, leaf, subleaf, r);
+    /*
+     * The module's values start from the CPU's own for the leaf it looks
+     * up; a leaf beyond the CPU's maximum is all zeros there (not the
+     * highest leaf's values that the CPU would return).
+     */
+    if (looked_up < 0x80000000u ? looked_up <= env->cpuid_level
+                                : looked_up <= env->cpuid_xlevel) {
+        cpu_x86_cpuid(env, looked_up, subleaf, &r[0], &r[1], &r[2], &r[3]);
+    }
+    tdx_td_run_cpuid(&env->tdx_emu_td.run, looked_up, subleaf, r);
     *eax = r[0];
     *ebx = r[1];
     *ecx = r[2];

@@ -99,7 +99,7 @@ bool tdx_emu_td_stage2(CPUX86State *env, uint64_t gpa, int access_type,
 G_NORETURN void tdx_emu_td_stage2_fault(CPUX86State *env, uint64_t gla,
                                         bool final, uintptr_t retaddr);
 
-/* CPUID executed in a TD (helper_cpuid): the module's virtualization. */
+/* CPUID executed in a TD (helper_cpuid): the module's values replace the CPU's. */
 void tdx_emu_td_cpuid(CPUX86State *env, uint32_t leaf, uint32_t subleaf,
                       uint32_t *eax, uint32_t *ebx, uint32_t *ecx,
                       uint32_t *edx);

@@ -268,10 +268,11 @@ static void test_ept_ve_info(void)
                     c[2] == TDX_CPUID_TSC_CRYSTAL_HZ,
                     "CPUID(0x15) of the TD: %u/%u x %u Hz (TSC_FREQUENCY %u)", c[1], c[0],
                     c[2], run.td->cfg.tsc_frequency);
-        c[3] = 77;
-        tdx_td_run_cpuid(&run, 0xB, 0, c);
-        TDXT_EXPECT(c[3] == run.vcpu->x2apic_id, "CPUID(0xB).EDX of the TD vCPU: %u (x2APIC ID %u)",
-                    c[3], run.vcpu->x2apic_id);
+        c[1] = 0x77000000;
+        tdx_td_run_cpuid(&run, 0x1, 0, c);
+        TDXT_EXPECT(c[1] >> 24 == (run.vcpu->x2apic_id & 0xFF),
+                    "CPUID(1).EBX[31:24] of the TD vCPU: %u (x2APIC ID %u)",
+                    c[1] >> 24, run.vcpu->x2apic_id);
     }
     /* No VE_INFO pending: the CPU's late GLA changes nothing. */
     tdx_td_ept_ve_gla(&run, gla, true);

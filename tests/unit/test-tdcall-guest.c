@@ -181,14 +181,38 @@ static void test_ve_decisions(void)
     struct tdx_ve_event ev;
     struct tdx_regs r;
 
-    /* CPUID: reserved range always, others only with CPUID_*_VE. */
+    /*
+     * CPUID: leaves outside the module's table or marked faulting there
+     * always #VE, the others only with CPUID_*_VE; a leaf above the maximum
+     * of its range is looked up as leaf 0x23.
+     */
+    static const struct { uint32_t leaf, sub; bool ve; } cpuid_cases[] = {
+        { 0x40000000, 0, true }, { 0x4FFFFFFF, 0, true },
+        { 0x1, 0, false }, { 0x1, 9, false }, { 0x80000008, 0, false },
+        { 0x2, 0, true }, { 0x6, 0, true }, { 0xB, 0, true }, { 0xB, 1, true },
+        { 0x1F, 0, true }, { 0x1F, 1, true }, { 0x80000002, 0, true },
+        { 0x80000006, 0, true }, { 0x4, 4, false }, { 0x4, 5, true },
+        { 0x7, 2, false }, { 0x7, 3, true }, { 0xD, 0x12, false },
+        { 0xD, 0x13, true }, { 0x21, 0, false }, { 0x21, 1, true },
+        { 0x23, 3, false }, { 0x24, 0, false }, { 0x24, 4, true },
+        { 0x7FFFFFFF, 1, false }, { 0x80000009, 0, false },
+        { 0x90000000, 7, true },
+    };
     v->cpuid_supervisor_ve = 0;
-    TDXT_EXPECT(tdx_ve_cpuid_faults(v, 0x40000000, 0), "CPUID 0x40000000 #VE");
-    TDXT_EXPECT(tdx_ve_cpuid_faults(v, 0x4FFFFFFF, 3), "CPUID 0x4FFFFFFF #VE");
-    TDXT_EXPECT(!tdx_ve_cpuid_faults(v, 0x1, 0), "CPUID 1 virtualized");
-    TDXT_EXPECT(!tdx_ve_cpuid_faults(v, 0x80000008, 0), "CPUID 0x80000008 virtualized");
+    for (size_t i = 0; i < sizeof(cpuid_cases) / sizeof(cpuid_cases[0]); i++) {
+        bool ve = tdx_ve_cpuid_faults(v, cpuid_cases[i].leaf, cpuid_cases[i].sub, 0);
+
+        TDXT_EXPECT(ve == cpuid_cases[i].ve, "CPUID(%#x,%u): expected %s, got %s",
+                    cpuid_cases[i].leaf, cpuid_cases[i].sub,
+                    cpuid_cases[i].ve ? "#VE" : "virtualized", ve ? "#VE" : "virtualized");
+    }
+    TDXT_EXPECT(tdx_td_cpuid_leaf(0x24) == 0x23 && tdx_td_cpuid_leaf(0x80000009) == 0x23 &&
+                tdx_td_cpuid_leaf(0x40000001) == 0x40000001 &&
+                tdx_td_cpuid_leaf(0x80000008) == 0x80000008,
+                "leaf remapping: 0x24 -> %#x, 0x80000009 -> %#x", tdx_td_cpuid_leaf(0x24),
+                tdx_td_cpuid_leaf(0x80000009));
     v->cpuid_user_ve = 1;
-    TDXT_EXPECT(tdx_ve_cpuid_faults(v, 0x1, 3) && !tdx_ve_cpuid_faults(v, 0x1, 0),
+    TDXT_EXPECT(tdx_ve_cpuid_faults(v, 0x1, 0, 3) && !tdx_ve_cpuid_faults(v, 0x1, 0, 0),
                 "CPUID_USER_VE: CPL 3 only");
     v->cpuid_user_ve = 0;
     /* MSRs */
@@ -243,8 +267,8 @@ static void test_ve_decisions(void)
 
 /*
  * CPUID as the module virtualizes it: leaf 0x21 "IntelTDX    " (EBX, EDX,
- * ECX), the maximum basic leaf raised to 0x21, VMX/SMX/SGX/TME cleared and
- * the hypervisor bit set; other leaves native.
+ * ECX), the maximum basic leaf 0x23, leaves 3 and 0x20 zero, VMX/SMX/SGX/
+ * TME cleared, the hypervisor and APIC bits set; other leaves native.
  */
 static void test_cpuid_virtualization(void)
 {
@@ -252,10 +276,13 @@ static void test_cpuid_virtualization(void)
     char sig[13];
 
     tdx_td_cpuid(0, 0, 0, 0, r);
-    TDXT_EXPECT(r[0] == 0x21 && r[1] == 0x756E6547, "CPUID(0): max basic leaf %#x", r[0]);
-    r[0] = 0x23;
+    TDXT_EXPECT(r[0] == 0x23 && r[1] == 0x756E6547, "CPUID(0): max basic leaf %#x", r[0]);
+    r[0] = 0x24;
     tdx_td_cpuid(0, 0, 0, 0, r);
-    TDXT_EXPECT(r[0] == 0x23, "CPUID(0): a higher native max leaf kept (%#x)", r[0]);
+    TDXT_EXPECT(r[0] == 0x23, "CPUID(0): a higher native max leaf capped (%#x)", r[0]);
+    r[0] = r[1] = r[2] = r[3] = 9;
+    tdx_td_cpuid(0, 0, 3, 0, r);
+    TDXT_EXPECT(!r[0] && !r[1] && !r[2] && !r[3], "CPUID(3): zero");
     r[0] = 0x1F; r[1] = 1; r[2] = 2; r[3] = 3;
     tdx_td_cpuid(0, 0, 0x21, 0, r);
     memcpy(sig, &r[1], 4);
@@ -268,8 +295,9 @@ static void test_cpuid_virtualization(void)
     TDXT_EXPECT(!r[0] && !r[1] && !r[2] && !r[3], "CPUID(0x21,1): zero");
     r[0] = 0x806F8; r[1] = 0; r[2] = 0x7FFAFBFF; r[3] = 0xBFEBFBFF;
     tdx_td_cpuid(0, 0, 1, 0, r);
-    TDXT_EXPECT(r[0] == 0x806F8 && !(r[2] & 0x60) && (r[2] & 0x80000000u) &&
-                (r[2] & 0x7FFAFB9F) == 0x7FFAFB9F, "CPUID(1).ECX %#x: VMX/SMX 0, hypervisor 1", r[2]);
+    TDXT_EXPECT(r[0] == 0x806F8 && !(r[2] & 0x10060) && (r[2] & 0x80000000u) &&
+                (r[2] & 0x7FFAEB9F) == 0x7FFAEB9F, "CPUID(1).ECX %#x: VMX/SMX 0, hypervisor 1", r[2]);
+    TDXT_EXPECT(r[3] == ((0xBFEBFBFFu & ~0x40120400u) | 0x200u), "CPUID(1).EDX %#x: fixed bits", r[3]);
     r[0] = 0; r[1] = 0xFFFFFFFF; r[2] = 0xFFFFFFFF; r[3] = 0xFFFFFFFF;
     tdx_td_cpuid(0, 0, 7, 0, r);
     TDXT_EXPECT(r[1] == 0xFFFFFFFB && r[2] == 0xFFFFDFFF && r[3] == 0xFFFFFFFF,
@@ -289,12 +317,6 @@ static void test_cpuid_virtualization(void)
     r[0] = 0x806F8; r[1] = 0x01020800; r[2] = 0; r[3] = 0;
     tdx_td_cpuid(0, 5, 1, 0, r);
     TDXT_EXPECT(r[1] == 0x05020800, "CPUID(1).EBX %#x: initial APIC ID 5", r[1]);
-    r[0] = 1; r[1] = 2; r[2] = 0x100; r[3] = 1;
-    tdx_td_cpuid(0, 5, 0xB, 0, r);
-    TDXT_EXPECT(r[0] == 1 && r[1] == 2 && r[2] == 0x100 && r[3] == 5, "CPUID(0xB,0).EDX %u", r[3]);
-    r[3] = 1;
-    tdx_td_cpuid(0, 5, 0x1F, 1, r);
-    TDXT_EXPECT(r[3] == 5, "CPUID(0x1F,1).EDX %u", r[3]);
 }
 
 int main(void)

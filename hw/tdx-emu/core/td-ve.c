@@ -74,9 +74,57 @@ const char *tdx_ve_counter_name(unsigned i)
     return i < TDX_VE_NUM_COUNTERS ? counter_names[i] : NULL;
 }
 
-bool tdx_ve_cpuid_faults(const struct tdx_vcpu *v, uint32_t leaf, unsigned cpl)
+/*
+ * The module's CPUID table as sub-leaf ranges (our condensed form of the
+ * tdx_1.5 lookup table): a leaf without sub-leaves matches any sub-leaf.
+ * Rows marked faulting in Intel's table (0x6, 0x1F, 0x80000006) are left
+ * out, which has the same effect: #VE.
+ */
+#define NO_SUBLEAF 0xFFFFFFFFu
+static const struct cpuid_row {
+    uint32_t leaf, sub_first, sub_last;
+} cpuid_table[] = {
+    { 0x0, NO_SUBLEAF, 0 }, { 0x1, NO_SUBLEAF, 0 }, { 0x3, NO_SUBLEAF, 0 },
+    { 0x4, 0, 4 }, { 0x5, NO_SUBLEAF, 0 }, { 0x7, 0, 2 },
+    { 0x8, NO_SUBLEAF, 0 }, { 0xA, NO_SUBLEAF, 0 }, { 0xD, 0, 0x12 },
+    { 0xE, NO_SUBLEAF, 0 }, { 0x11, NO_SUBLEAF, 0 }, { 0x12, NO_SUBLEAF, 0 },
+    { 0x13, NO_SUBLEAF, 0 }, { 0x14, 0, 1 }, { 0x15, NO_SUBLEAF, 0 },
+    { 0x19, NO_SUBLEAF, 0 }, { 0x1C, NO_SUBLEAF, 0 }, { 0x1D, 0, 1 },
+    { 0x1E, NO_SUBLEAF, 0 }, { 0x20, NO_SUBLEAF, 0 }, { 0x21, 0, 0 },
+    { 0x22, NO_SUBLEAF, 0 }, { 0x23, 0, 3 },
+    { 0x80000000, NO_SUBLEAF, 0 }, { 0x80000001, NO_SUBLEAF, 0 },
+    { 0x80000007, NO_SUBLEAF, 0 }, { 0x80000008, NO_SUBLEAF, 0 },
+};
+
+uint32_t tdx_td_cpuid_leaf(uint32_t leaf)
 {
     if (leaf >= CPUID_RESERVED_FIRST && leaf <= CPUID_RESERVED_LAST) {
+        return leaf;
+    }
+    if (leaf > TDX_CPUID_LAST_EXT_LEAF ||
+        (leaf > TDX_CPUID_LAST_BASE_LEAF && leaf < 0x80000000u)) {
+        return TDX_CPUID_LAST_BASE_LEAF;
+    }
+    return leaf;
+}
+
+static bool cpuid_in_table(uint32_t leaf, uint32_t subleaf)
+{
+    for (size_t i = 0; i < sizeof(cpuid_table) / sizeof(cpuid_table[0]); i++) {
+        const struct cpuid_row *row = &cpuid_table[i];
+
+        if (row->leaf == leaf) {
+            return row->sub_first == NO_SUBLEAF ||
+                   (subleaf >= row->sub_first && subleaf <= row->sub_last);
+        }
+    }
+    return false;
+}
+
+bool tdx_ve_cpuid_faults(const struct tdx_vcpu *v, uint32_t leaf,
+                         uint32_t subleaf, unsigned cpl)
+{
+    if (!cpuid_in_table(tdx_td_cpuid_leaf(leaf), subleaf)) {
         return true;
     }
     return cpl == 0 ? v->cpuid_supervisor_ve != 0 : v->cpuid_user_ve != 0;
@@ -114,7 +162,7 @@ enum tdx_ve_action tdx_td_ve(struct tdx_module *m, struct tdx_vcpu *v,
 
     switch (ev->exit_reason) {
     case TDX_EXIT_REASON_CPUID:
-        ve = tdx_ve_cpuid_faults(v, ev->leaf, ev->cpl);
+        ve = tdx_ve_cpuid_faults(v, ev->leaf, ev->subleaf, ev->cpl);
         break;
     case TDX_EXIT_REASON_HLT:
     case TDX_EXIT_REASON_IO:
@@ -177,18 +225,18 @@ void tdx_td_cpuid(unsigned tsc_frequency, uint32_t x2apic_id, uint32_t leaf,
 
     switch (leaf) {
     case 0x0:
-        if (r[EAX] < TDX_CPUID_LEAF_TDX) {
-            r[EAX] = TDX_CPUID_LEAF_TDX;
-        }
+        r[EAX] = TDX_CPUID_LAST_BASE_LEAF;
         break;
     case 0x1:
-        r[ECX] &= ~((1u << 5) | (1u << 6));     /* VMX, SMX */
+        r[ECX] &= ~((1u << 5) | (1u << 6) | (1u << 16));  /* VMX, SMX */
         r[ECX] |= 1u << 31;                     /* hypervisor */
+        r[EDX] &= ~((1u << 10) | (1u << 17) | (1u << 20) | (1u << 30));
+        r[EDX] |= 1u << 9;                      /* APIC */
         r[EBX] = (r[EBX] & 0x00FFFFFFu) | (x2apic_id << 24);
         break;
-    case 0xB:
-    case 0x1F:
-        r[EDX] = x2apic_id;
+    case 0x3:
+    case 0x20:
+        r[EAX] = r[EBX] = r[ECX] = r[EDX] = 0;
         break;
     case 0x7:
         if (subleaf == 0) {

@@ -5,11 +5,17 @@
  *
  * Facts (Intel tdx_1.5 TD dispatcher: CPUID, MSR, I/O and HLT VM exits,
  * tdx_inject_ve()):
- *  - CPUID: leaves in the reserved range 0x40000000..0x4FFFFFFF are never
- *    in the module's CPUID table and always #VE; so does every CPUID when
- *    the vCPU's CPUID_SUPERVISOR_VE (CPL 0) or CPUID_USER_VE (CPL > 0) is
- *    set. Other leaves are virtualized by the module (a leaf above the
- *    maximum of its range reads as the last base leaf).
+ *  - CPUID: a leaf above the maximum of its range is taken as the last
+ *    base leaf (0x23) before anything else; the reserved range
+ *    0x40000000..0x4FFFFFFF is never remapped. Then a leaf/sub-leaf that
+ *    is not in the module's CPUID table (among others 0x2, 0xB, the brand
+ *    string 0x80000002..4, the whole reserved range), or that the table
+ *    marks faulting (0x6, 0x1F, 0x80000006), is a #VE; so is every CPUID
+ *    when the vCPU's CPUID_SUPERVISOR_VE (CPL 0) or CPUID_USER_VE (CPL > 0)
+ *    is set. The rest is virtualized by the module (tdx_td_cpuid()).
+ *    Topology leaves 0xB/0x1F therefore #VE: a guest that wants them must
+ *    enable TD_CTLS.ENUM_TOPOLOGY, which needs TOPOLOGY_ENUM_CONFIGURED, a
+ *    field this module (like Intel's tdx_1.5) does not have.
  *  - I/O instructions (IN, OUT, INS, OUTS) and HLT: always #VE.
  *  - RDMSR/WRMSR: MSRs outside the module's MSR table and those the table
  *    marks "#VE" (or "#GP or #VE", taken as #VE) for that direction.
@@ -62,26 +68,35 @@ enum tdx_ve_action {
 };
 
 /* Pure decisions (no state). */
-bool tdx_ve_cpuid_faults(const struct tdx_vcpu *v, uint32_t leaf, unsigned cpl);
+#define TDX_CPUID_LAST_BASE_LEAF    0x23u
+#define TDX_CPUID_LAST_EXT_LEAF     0x80000008u
+/* The leaf the module looks up for `leaf` (the remapping above). */
+uint32_t tdx_td_cpuid_leaf(uint32_t leaf);
+/* `leaf` as the guest gave it (remapped here); CPL of the guest. */
+bool tdx_ve_cpuid_faults(const struct tdx_vcpu *v, uint32_t leaf,
+                         uint32_t subleaf, unsigned cpl);
 bool tdx_ve_msr_faults(uint32_t msr, bool write);
 
 /*
- * CPUID in a TD (a leaf the module does not turn into #VE): the module's
- * virtualization applied to the CPU's native values r[0..3] (EAX, EBX,
- * ECX, EDX). Facts (TDX module ABI, CPUID virtualization):
+ * CPUID in a TD (a leaf the module does not turn into #VE; `leaf` already
+ * remapped by tdx_td_cpuid_leaf()): the module's virtualization applied to
+ * the CPU's native values r[0..3] (EAX, EBX, ECX, EDX) of that leaf, where
+ * a leaf the CPU does not implement is all zeros. Facts (Intel tdx_1.5
+ * CPUID lookup table: fixed-1 and fixed-0/dynamic bits; TD CPUID exit):
+ *  - CPUID(0).EAX, the maximum basic leaf, is 0x23; leaves 0x3 and 0x20
+ *    read as zero;
  *  - leaf 0x21 is the TDX leaf: subleaf 0 is EAX = 0, EBX:EDX:ECX =
- *    "IntelTDX    " (TDVF and Linux detect a TD by it); other subleaves 0;
- *  - CPUID(0).EAX, the maximum basic leaf, is at least 0x21;
- *  - CPUID(1).ECX: VMX (5) and SMX (6) are fixed 0, the hypervisor bit (31)
- *    is fixed 1; CPUID(7,0): SGX (EBX 2) and TME (ECX 13) are fixed 0 (a TD
- *    has no TME MSRs);
+ *    "IntelTDX    " (TDVF and Linux detect a TD by it);
+ *  - CPUID(1): ECX VMX (5), SMX (6) and bit 16 fixed 0, the hypervisor bit
+ *    (ECX 31) and APIC (EDX 9) fixed 1, EDX bits 10, 17, 20, 30 fixed 0,
+ *    EBX[31:24] the vCPU's initial APIC ID (its x2APIC ID as the VMM set it
+ *    with TDH.VP.INIT, low 8 bits); OSXSAVE follows CR4 (the CPU does);
+ *  - CPUID(7,0): SGX (EBX 2) and TME (ECX 13) are 0 (a TD has neither);
  *  - CPUID(0x15), TSC/crystal ratio, from the TD's TSC_FREQUENCY (TD_PARAMS,
  *    25 MHz units): EAX = 1, EBX = TSC_FREQUENCY, ECX = 25 000 000 (the
  *    nominal crystal in Hz), EDX = 0; `tsc_frequency` 0 keeps the CPU's.
- *  - the x2APIC ID is the vCPU's, as the VMM set it (TDH.VP.INIT):
- *    CPUID(1).EBX[31:24] (its low 8 bits), CPUID(0xB).EDX, CPUID(0x1F).EDX.
- * Anything else is the native value (not yet the TD_PARAMS configuration:
- * the level shifts of 0xB/0x1F and XSAVE by XFAM are still the CPU's).
+ * Not modelled yet: the TD_PARAMS CPUID configuration (the configurable
+ * bits are the CPU's), XSAVE leaves by XFAM.
  */
 #define TDX_CPUID_LEAF_TDX          0x21u
 #define TDX_CPUID_TDX_EBX           0x65746E49u     /* "Inte" */
