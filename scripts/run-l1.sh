@@ -82,10 +82,17 @@ hmp_dir=$(mktemp -d)
 trap 'rm -rf "$log_tmp" "$hmp_dir"' EXIT
 if [ -n "$overlay" ]; then
     # Concatenated archives: the kernel unpacks both, the second on top.
+    # Kept in the cache under a name that changes with either file, so that
+    # --print-qemu-args can hand it to a QEMU started later (scripts/campaign).
     [ -f "$overlay" ] || die "--initrd-overlay $overlay: no such file"
-    cat "$INITRAMFS" "$overlay" > "$hmp_dir/initrd"
+    combined=$TDX_EMU_CACHE/build/initrd-overlay-$(stat -c '%n %s %Y' "$INITRAMFS" "$overlay" |
+                                                   sha256sum | cut -c1-16).cpio.gz
+    if [ ! -f "$combined" ]; then
+        rm -f "$TDX_EMU_CACHE"/build/initrd-overlay-*.cpio.gz
+        cat "$INITRAMFS" "$overlay" > "$combined.tmp" && mv "$combined.tmp" "$combined"
+    fi
     for i in "${!args[@]}"; do
-        [ "${args[$i]}" = "$INITRAMFS" ] && args[$i]=$hmp_dir/initrd
+        [ "${args[$i]}" = "$INITRAMFS" ] && args[$i]=$combined
     done
 fi
 if [ ${#hmp_cmds[@]} -gt 0 ]; then
