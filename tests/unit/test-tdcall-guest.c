@@ -319,6 +319,52 @@ static void test_cpuid_virtualization(void)
     TDXT_EXPECT(r[1] == 0x05020800, "CPUID(1).EBX %#x: initial APIC ID 5", r[1]);
 }
 
+/*
+ * A request the module does not know (here: TOPOLOGY_ENUM_CONFIGURED, which
+ * Linux reads and Intel's tdx_1.5 does not have; a guest leaf number no
+ * module has) gets the architectural error and is counted, per distinct
+ * (leaf, field/RAX), in the statistics that info tdx prints.
+ */
+static void test_unknown_requests(void)
+{
+    const struct tdx_stats *s = tdx_module_stats(e.p->m);
+    const uint64_t topology_enum_configured = 0x9100000000000019ULL;
+    const unsigned vm_rd = TDX_GUEST_LEAF_SLOT(TDG_VM_RD);
+    uint64_t before = s->unknown_total;
+    struct tdx_regs r;
+    unsigned found = 0;
+
+    for (int i = 0; i < 2; i++) {
+        r = tdcall((struct tdx_regs){ .rax = TDG_VM_RD, .rdx = topology_enum_configured });
+        TDXT_EXPECT_STATUS(r.rax, TDX_METADATA_FIELD_ID_INCORRECT,
+                           "TDG.VM.RD of TOPOLOGY_ENUM_CONFIGURED");
+    }
+    r = tdcall((struct tdx_regs){ .rax = 99 });
+    TDXT_EXPECT_STATUS(r.rax, TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX, "guest leaf 99");
+    TDXT_EXPECT(s->unknown_total == before + 3, "unknown requests: expected %llu, got %llu",
+                (unsigned long long)before + 3, (unsigned long long)s->unknown_total);
+    for (unsigned i = 0; i < TDX_STATS_UNKNOWN && s->unknown[i].state == 2; i++) {
+        const struct tdx_unknown_request *u = &s->unknown[i];
+
+        if (u->slot == vm_rd && u->what == topology_enum_configured) {
+            TDXT_EXPECT(u->count == 2, "TDG.VM.RD field %#llx: expected count 2, got %llu",
+                        (unsigned long long)u->what, (unsigned long long)u->count);
+            found |= 1;
+        } else if (u->slot == TDX_NUM_LEAF_SLOTS && u->what == 99) {
+            TDXT_EXPECT(u->count == 1, "leaf 99: expected count 1, got %llu",
+                        (unsigned long long)u->count);
+            found |= 2;
+        }
+    }
+    TDXT_EXPECT(found == 3, "expected records for TDG.VM.RD's field and leaf 99, got mask %u",
+                found);
+    /* A known field is not counted. */
+    before = s->unknown_total;
+    r = tdcall((struct tdx_regs){ .rax = TDG_VM_RD, .rdx = 0x1110000300000017ULL });
+    TDXT_EXPECT_STATUS(r.rax, TDX_SUCCESS, "TDG.VM.RD of TD_CTLS");
+    TDXT_EXPECT(s->unknown_total == before, "a known field counted as unknown");
+}
+
 int main(void)
 {
     struct tdx_td_exit x = { .reason = TDX_EXIT_REASON_EXT_INTR };
@@ -330,6 +376,7 @@ int main(void)
     test_vm_vp_rd_wr();
     test_ve_decisions();
     test_cpuid_virtualization();
+    test_unknown_requests();
     tdx_vp_exit(&run, &x, &out);
     st_expect_invariants(&e, "after the guest leaves");
     st_teardown(&e);

@@ -170,6 +170,37 @@ static void note_path(struct tdx_call *c, uint64_t status)
     tdx_paths_note(m, &m->paths, &pev);
 }
 
+/* Count one unknown request of leaf slot `slot` (struct tdx_stats). */
+static void note_unknown(struct tdx_stats *s, unsigned slot, uint64_t what)
+{
+    atomic_fetch_add_explicit(&s->unknown_total, 1, memory_order_relaxed);
+    for (unsigned i = 0; i < TDX_STATS_UNKNOWN; i++) {
+        struct tdx_unknown_request *u = &s->unknown[i];
+        unsigned st = atomic_load_explicit(&u->state, memory_order_acquire);
+
+        if (st == 0) {
+            unsigned expect = 0;
+
+            if (atomic_compare_exchange_strong(&u->state, &expect, 1)) {
+                u->slot = slot;
+                u->what = what;
+                atomic_store_explicit(&u->count, 1, memory_order_relaxed);
+                atomic_store_explicit(&u->state, 2, memory_order_release);
+                return;
+            }
+            st = expect;
+        }
+        while (st == 1) {               /* another LP is filling it in */
+            st = atomic_load_explicit(&u->state, memory_order_acquire);
+        }
+        if (u->slot == slot && u->what == what) {
+            atomic_fetch_add_explicit(&u->count, 1, memory_order_relaxed);
+            return;
+        }
+    }
+    atomic_fetch_add_explicit(&s->unknown_other, 1, memory_order_relaxed);
+}
+
 void tdx_call_complete(struct tdx_call *c, uint64_t status,
                        const struct tdx_td_exit *exit)
 {
@@ -180,6 +211,11 @@ void tdx_call_complete(struct tdx_call *c, uint64_t status,
         goto trace;                     /* P-SEAMLDR: not a module leaf */
     }
     tdx_account_call(m, slot, status, c->injected);
+    if (c->unknown) {
+        /* An unknown leaf has no slot of its own: RAX says which it was. */
+        note_unknown(&m->stats, c->unknown_is_leaf || slot >= TDX_NUM_LEAF_SLOTS ?
+                                TDX_NUM_LEAF_SLOTS : slot, c->unknown_what);
+    }
     if (c->host && c->lp < m->desc.num_lps) {
         struct tdx_lp *l = &m->lp[c->lp];
 
@@ -195,6 +231,8 @@ trace:
             .injected = c->injected, .guest = !c->host, .tdr_pa = c->tdr_pa,
             .mrtd = c->has_mrtd ? c->mrtd : NULL, .exit = exit,
             .td_rip = exit && c->vcpu ? c->vcpu->arch.rip : 0,
+            .unknown = c->unknown, .unknown_is_leaf = c->unknown_is_leaf,
+            .unknown_what = c->unknown_what,
         };
         m->ops.trace(m->opaque, &ev);
     }
@@ -210,6 +248,11 @@ uint64_t tdx_call_end(struct tdx_call *c, uint64_t status)
     }
     if (c->lp < c->m->desc.num_lps && !c->loader) {
         note_path(c, status);
+    }
+    /* Every metadata leaf takes its field ID in RDX. */
+    if (!c->unknown && tdx_status_class(status) == TDX_METADATA_FIELD_ID_INCORRECT) {
+        c->unknown = true;
+        c->unknown_what = c->rdx_in;
     }
     /* A TDH.VP.ENTER that entered completes at the TD exit (vp-enter.c). */
     if (!(c->host && c->outcome == TDX_SEAMCALL_ENTER_TD)) {

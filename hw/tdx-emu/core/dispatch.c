@@ -105,6 +105,8 @@ enum tdx_seamcall_result tdx_seamcall(struct tdx_module *m, unsigned lp,
         status = TDX_SYS_SHUTDOWN;
     } else if (!d || !d->fn || c.version > d->max_version) {
         status = TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX;
+        c.unknown = c.unknown_is_leaf = true;
+        c.unknown_what = regs->rax;
     } else if (state != TDX_SYS_READY && !d->before_ready) {
         status = TDX_SYS_NOT_READY;
     } else {
@@ -139,6 +141,8 @@ enum tdx_tdcall_result tdx_tdcall(struct tdx_td_run *run, struct tdx_regs *regs,
         status = TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX;
     } else if (!d || !d->fn || c.version > d->max_version) {
         status = TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX;
+        c.unknown = c.unknown_is_leaf = true;
+        c.unknown_what = regs->rax;
     } else {
         status = d->fn(&c, regs);
     }

@@ -163,6 +163,8 @@ struct tdx_inject {
 #define TDX_STATS_OPERANDS 256
 
 /* Per leaf slot (tdx-leaves.h): host leaves, then guest leaves. */
+#define TDX_STATS_UNKNOWN 16
+
 struct tdx_stats {
     _Atomic uint64_t calls[TDX_NUM_LEAF_SLOTS];
     _Atomic uint64_t success[TDX_NUM_LEAF_SLOTS];
@@ -179,6 +181,23 @@ struct tdx_stats {
     /* #VE the module raised in TDs, by reason (td-ve.h: TDX_VE_*), and
      * #DF raised instead because VE_INFO was still valid. */
     _Atomic uint64_t ve[8];
+    /*
+     * Requests this module does not know (a leaf or leaf version it lacks,
+     * a metadata field ID outside its tables): answered with the
+     * architectural error, and counted here so that they are never silent.
+     * The first TDX_STATS_UNKNOWN distinct (leaf slot, what) pairs are kept;
+     * later ones only count in unknown_other. `what` is the field ID (RDX)
+     * or, for an unknown leaf, RAX.
+     */
+    _Atomic uint64_t unknown_total;
+    _Atomic uint64_t unknown_other;
+    struct tdx_unknown_request {
+        _Atomic unsigned state;         /* 0 free, 1 being filled, 2 valid */
+        unsigned slot;                  /* TDX_NUM_LEAF_SLOTS: an unknown
+                                           leaf, `what` is its RAX */
+        uint64_t what;
+        _Atomic uint64_t count;
+    } unknown[TDX_STATS_UNKNOWN];
 };
 
 /* Rules: return a rule id >= 0, or -1 with a reason in err. */

@@ -168,6 +168,12 @@ struct tdx_call {
     /* enum tdx_seamcall_result (host) / tdx_tdcall_result (guest); zero
      * is DONE for both. */
     int outcome;
+    /* The call asked for something this module does not know (see
+     * struct tdx_stats.unknown): a leaf/version it lacks (the dispatchers)
+     * or a metadata field ID (the epilogue, from FIELD_ID_INCORRECT). */
+    bool unknown;
+    bool unknown_is_leaf;       /* unknown_what is RAX, else a field ID */
+    uint64_t unknown_what;
     /* TDH.MR.FINALIZE that succeeded: the MRTD, copied for the trace. */
     bool has_mrtd;
     uint8_t mrtd[48];

@@ -76,6 +76,12 @@ struct tdx_trace_event {
      * there; else NULL. */
     const struct tdx_td_exit *exit;
     uint64_t td_rip;
+    /* The call asked for a leaf/version or metadata field this module does
+     * not know (answered with the architectural error): RAX of the leaf, or
+     * the field ID. */
+    bool unknown;
+    bool unknown_is_leaf;
+    uint64_t unknown_what;
 };
 
 /*

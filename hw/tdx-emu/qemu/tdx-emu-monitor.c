@@ -110,6 +110,26 @@ void tdx_emu_print_info(TdxEmuState *s, GString *out)
         g_string_append_printf(out, " %s=%" PRIu64, tdx_ve_counter_name(i),
                                (uint64_t)st->ve[i]);
     }
+    g_string_append_printf(out, "\n  requests this module does not know (leaf or "
+                           "field; answered with the architectural error): %"
+                           PRIu64, (uint64_t)st->unknown_total);
+    for (unsigned i = 0; i < TDX_STATS_UNKNOWN; i++) {
+        const struct tdx_unknown_request *u = &st->unknown[i];
+        const char *name = u->slot < TDX_NUM_LEAF_SLOTS ?
+                           tdx_leaf_slot_name(u->slot) : NULL;
+
+        if (u->state != 2) {
+            break;
+        }
+        g_string_append_printf(out, "\n    %-24s %s 0x%016" PRIx64 " x%" PRIu64,
+                               u->slot < TDX_NUM_LEAF_SLOTS ? (name ?: "?") : "unknown leaf",
+                               u->slot < TDX_NUM_LEAF_SLOTS ? "field" : "RAX",
+                               u->what, (uint64_t)u->count);
+    }
+    if (st->unknown_other) {
+        g_string_append_printf(out, "\n    (%" PRIu64 " more of other kinds)",
+                               (uint64_t)st->unknown_other);
+    }
     tdx_emu_print_vapic(s, out);
     g_string_append(out, "\n  SEAMCALLs and TDCALLs (leaf: calls ok error busy "
                     "injected):\n");

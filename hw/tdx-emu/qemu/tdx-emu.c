@@ -160,6 +160,14 @@ static void tdx_emu_trace(void *opaque, const struct tdx_trace_event *ev)
         trace_tdx_emu_seamcall(ev->lp, ev->leaf, ev->version, ev->status,
                                ev->duration_ns, ev->injected);
     }
+    /* A leaf or field this module does not implement: never silent. */
+    if (ev->unknown) {
+        unsigned slot = ev->guest ? TDX_GUEST_LEAF_SLOT(ev->leaf) : ev->leaf;
+        const char *name = slot < TDX_NUM_LEAF_SLOTS ? tdx_leaf_slot_name(slot) : NULL;
+
+        trace_tdx_emu_unknown_request(ev->lp, name && !ev->unknown_is_leaf ? name :
+                                      "unknown leaf, RAX", ev->unknown_what);
+    }
     /* TDH.VP.ENTER completing at a TD exit: what the exit was. */
     if (ev->exit) {
         trace_tdx_emu_td_exit(ev->lp, ev->exit->reason, ev->exit->qualification,
