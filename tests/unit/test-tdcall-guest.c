@@ -365,6 +365,44 @@ static void test_unknown_requests(void)
     TDXT_EXPECT(s->unknown_total == before, "a known field counted as unknown");
 }
 
+/*
+ * The VMM's CPUID configuration (TD_PARAMS) replaces the configurable bits
+ * of what the TD sees; the module's fixed bits still win.
+ */
+static void test_cpuid_configuration(void)
+{
+    struct tdx_td *td = run.td;
+    struct tdx_td_cpuid saved[TDX_MAX_CPUID_CONFIGS];
+    unsigned seen = 0;
+    uint32_t r[4];
+
+    memcpy(saved, td->cpuid, sizeof(saved));
+    for (unsigned i = 0; i < td->num_cpuid; i++) {
+        struct tdx_td_cpuid *c = &td->cpuid[i];
+
+        if (c->leaf == 7 && c->subleaf == 0) {
+            c->v[1] = 0x1 & c->mask[1];             /* EBX: FSGSBASE only */
+            seen |= 1;
+        } else if (c->leaf == 1) {
+            memset(c->v, 0, sizeof(c->v));          /* nothing configured */
+            seen |= 2;
+        }
+    }
+    TDXT_EXPECT(seen == 3, "the TD has CPUID configurations for leaves 1 and 7 (mask %u)", seen);
+    r[0] = 0; r[1] = r[2] = r[3] = 0xFFFFFFFF;
+    tdx_td_run_cpuid(&run, 7, 0, r);
+    TDXT_EXPECT(r[1] == 0x1, "CPUID(7,0).EBX: expected the configured 0x1, got %#x", r[1]);
+    r[0] = 0x806F8; r[1] = 0; r[2] = 0x7FFAFBFF; r[3] = 0xBFEBFBFF;
+    tdx_td_run_cpuid(&run, 1, 0, r);
+    TDXT_EXPECT(r[2] == 0x80000000u && r[3] == 0x200u && r[0] == 0,
+                "CPUID(1): expected configured zeros plus fixed bits (EAX 0, ECX 0x80000000, "
+                "EDX 0x200), got EAX %#x ECX %#x EDX %#x", r[0], r[2], r[3]);
+    r[0] = 0; r[1] = 0xFFFFFFFF;
+    tdx_td_run_cpuid(&run, 7, 1, r);
+    TDXT_EXPECT(r[1] == 0xFFFFFFFF, "CPUID(7,1): not configurable, native (EBX %#x)", r[1]);
+    memcpy(td->cpuid, saved, sizeof(saved));
+}
+
 int main(void)
 {
     struct tdx_td_exit x = { .reason = TDX_EXIT_REASON_EXT_INTR };
@@ -377,6 +415,7 @@ int main(void)
     test_ve_decisions();
     test_cpuid_virtualization();
     test_unknown_requests();
+    test_cpuid_configuration();
     tdx_vp_exit(&run, &x, &out);
     st_expect_invariants(&e, "after the guest leaves");
     st_teardown(&e);

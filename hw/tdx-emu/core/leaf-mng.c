@@ -290,6 +290,7 @@ uint64_t tdx_leaf_mng_init(struct tdx_call *c, struct tdx_regs *r)
         td->cpuid[i].leaf = cpuid[i].leaf;
         td->cpuid[i].subleaf = cpuid[i].subleaf;
         memcpy(td->cpuid[i].v, cfg->cpuid_values[i], sizeof(td->cpuid[i].v));
+        memcpy(td->cpuid[i].mask, cpuid[i].mask, sizeof(td->cpuid[i].mask));
     }
     tdx_mrtd_start(&td->mr);
     atomic_store(&td->op_state, TDX_OP_INITIALIZED);

@@ -147,9 +147,26 @@ enum tdx_td_xlate tdx_td_translate_private(struct tdx_td_run *run, uint64_t gpa,
     return TDX_TD_XLATE_EXIT;
 }
 
+/*
+ * What the TD sees: the CPU's values, the VMM's TD_PARAMS configuration in
+ * place of the configurable bits (validated at TDH.MNG.INIT), then the
+ * module's fixed and dynamic bits (tdx_td_cpuid()), which win.
+ */
 void tdx_td_run_cpuid(const struct tdx_td_run *run, uint32_t leaf,
                       uint32_t subleaf, uint32_t r[4])
 {
+    const struct tdx_td *td = run->td;
+
+    for (unsigned i = 0; i < td->num_cpuid; i++) {
+        const struct tdx_td_cpuid *e = &td->cpuid[i];
+
+        if (e->leaf == leaf && (e->subleaf == 0xFFFFFFFFu || e->subleaf == subleaf)) {
+            for (unsigned k = 0; k < 4; k++) {
+                r[k] = (r[k] & ~e->mask[k]) | (e->v[k] & e->mask[k]);
+            }
+            break;
+        }
+    }
     tdx_td_cpuid(run->td->cfg.tsc_frequency, run->vcpu->x2apic_id, leaf,
                  subleaf, r);
 }

@@ -103,7 +103,8 @@ struct tdx_td {
     unsigned num_cpuid;
     struct tdx_td_cpuid {
         uint32_t leaf, subleaf;         /* subleaf ~0: not applicable */
-        uint32_t v[4];                  /* EAX EBX ECX EDX */
+        uint32_t v[4];                  /* EAX EBX ECX EDX, as configured */
+        uint32_t mask[4];               /* the configurable bits */
     } cpuid[TDX_MAX_CPUID_CONFIGS];
 
     /* Measurement */
