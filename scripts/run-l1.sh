@@ -24,6 +24,9 @@
 #                    exit (scripts/campaign runs QEMU itself from them)
 #   --kernel FILE    boot this L1 kernel image instead of the built one
 #                    (scripts/mutants boots kernel mutants this way)
+#   --qemu FILE      run this QEMU binary instead of the built one (firmware
+#                    still from the build; tests/bench/td-bench.sh --versus
+#                    compares two builds this way)
 #
 # By default L1 gets the emulated TDX platform: -object tdx-emu,
 # -cpu max,tdx-emu=on, and kvm_intel.tdx=1 on its command line.
@@ -35,7 +38,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 smp=2 mem=2G job=show-tdx append='' tdx=1 tdx_cpu=1 timeout_s=300 logfile=''
-quiet=0 extra=() hmp_cmds=() tdx_props='' print_args=0 overlay='' kernel=''
+quiet=0 extra=() hmp_cmds=() tdx_props='' print_args=0 overlay='' kernel='' qemu=''
 while [ $# -gt 0 ]; do
     case "$1" in
         --smp) smp=$2; shift 2 ;;
@@ -52,6 +55,7 @@ while [ $# -gt 0 ]; do
         --quiet) quiet=1; shift ;;
         --print-qemu-args) print_args=1; shift ;;
         --kernel) kernel=$2; shift 2 ;;
+        --qemu) qemu=$2; shift 2 ;;
         --) shift; extra=("$@"); break ;;
         -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
@@ -62,6 +66,7 @@ ART=$TDX_EMU_CACHE/artifacts.env
 [ -f "$ART" ] || die "nothing built yet: run scripts/build.sh first"
 eval "$(cat "$ART")"
 [ -z "$kernel" ] || { [ -f "$kernel" ] || die "--kernel $kernel: no such file"; KERNEL_IMAGE=$kernel; }
+[ -z "$qemu" ] || { [ -x "$qemu" ] || die "--qemu $qemu: no such executable"; QEMU_BINARY=$qemu; }
 for v in QEMU_BINARY KERNEL_IMAGE INITRAMFS FIRMWARE_DIR; do
     [ -e "${!v:-/nonexistent}" ] || die "$v (${!v:-unset}) is missing: run scripts/build.sh"
 done

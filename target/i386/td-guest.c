@@ -173,18 +173,20 @@ static void state_load(CPUX86State *env, const struct tdx_vcpu_arch *st)
     }
     env->hflags &= ~HF_INHIBIT_IRQ_MASK;
     /*
-     * Paging off first, so that CR4 and EFER can take any value; then
-     * paging back on as @st has it. cpu_x86_update_cr0() silently refuses
-     * to enable paging with EFER.LME set and CR4.PAE clear, so CR4 and
-     * EFER must already be @st's when PG is set.
+     * @st is a consistent CPU state (EFER.LMA included), so the CRs are
+     * stored as they are and then passed through QEMU's helpers only for
+     * what those derive (hflags, CR4 bits the CPU model lacks). With the
+     * paging-control bits already equal, the helpers do not flush: the
+     * caller flushes once per world switch, where going through paging off
+     * and on again cost three or four full TLB + jump-cache flushes per
+     * entry and per exit (most of a TDVMCALL round trip, td-bench.sh).
      */
-    cpu_x86_update_cr0(env, st->cr0 & ~CR0_PG_MASK);
-    cpu_x86_update_cr4(env, st->cr4);
-    cpu_load_efer(env, st->efer & ~MSR_EFER_LMA);
+    env->cr[0] = st->cr0 | CR0_ET_MASK;
+    env->cr[3] = st->cr3;
+    env->cr[4] = st->cr4;
     cpu_x86_update_cr0(env, st->cr0);
-    /* update_cr0 sets/clears EFER.LMA on paging transitions: take @st's. */
+    cpu_x86_update_cr4(env, st->cr4);
     cpu_load_efer(env, st->efer);
-    cpu_x86_update_cr3(env, st->cr3);
     env->cr[2] = st->cr2;
     env->eflags = 0;
     cpu_load_eflags(env, st->rflags,
@@ -227,6 +229,13 @@ static void state_load(CPUX86State *env, const struct tdx_vcpu_arch *st)
 
 /* ---- entry and exit ----------------------------------------------------- */
 
+void tdx_emu_td_flush_tlb(CPUX86State *env)
+{
+    /* MMU_NESTED_IDX: the TD's guest-physical translations (0007). */
+    tlb_flush_by_mmuidx(env_cpu(env),
+                        MMU_TDX_EMU_TD_IDX_BITS | 1 << MMU_NESTED_IDX);
+}
+
 G_NORETURN void tdx_emu_td_enter(CPUX86State *env, uint64_t l1_next_rip)
 {
     CPUState *cs = env_cpu(env);
@@ -239,14 +248,23 @@ G_NORETURN void tdx_emu_td_enter(CPUX86State *env, uint64_t l1_next_rip)
     td->xlate_fail = TDX_TD_XLATE_OK;
     td->in_td = true;
     state_load(env, td->run.state);
+    env->hflags |= HF_TDX_EMU_TD_MASK;
     /* A virtual interrupt left pending by the last run is due again. */
     tdx_emu_td_apic_sync(cs);
     /*
-     * Always flush, whatever run.flush_tlb says: the TLB (all MMU indexes
-     * including MMU_NESTED_IDX) holds L1 translations, and TCG tags nothing
-     * by world or by TD.
+     * TD code translates through its own MMU indexes (qemu/patches/0012)
+     * and its TBs carry HF_TDX_EMU_TD, so L1's translations need no flush.
+     * The TD's do when they may be another context's or stale: the module
+     * says so (a TD epoch this vCPU has not seen, or the vCPU is new to
+     * this logical processor: TDX's own TLB-tracking rule), another TD
+     * vCPU ran here last, or KVM's shared EPT root changed.
      */
-    tlb_flush(cs);
+    if (td->run.flush_tlb || td->tlb_vcpu != td->run.vcpu ||
+        td->tlb_shared_eptp != td->run.shared_eptp) {
+        tdx_emu_td_flush_tlb(env);
+        td->tlb_vcpu = td->run.vcpu;
+        td->tlb_shared_eptp = td->run.shared_eptp;
+    }
     cs->exception_index = -1;
     cpu_loop_exit(cs);
 }
@@ -270,6 +288,7 @@ static G_NORETURN void td_exit(CPUX86State *env, const struct tdx_td_exit *exit)
 
     td->in_td = false;
     state_load(env, td_l1_save(env));
+    env->hflags &= ~HF_TDX_EMU_TD_MASK;
     tdx_emu_regs_set(env, &out);
     env->eip = td->l1_rip;
     /* SEAMRET: VMsucceed, CF = ZF = 0 (and the other arithmetic flags). */
@@ -277,7 +296,7 @@ static G_NORETURN void td_exit(CPUX86State *env, const struct tdx_td_exit *exit)
     CC_OP = CC_OP_EFLAGS;
     memset(&td->run, 0, sizeof(td->run));
     td->xlate_fail = TDX_TD_XLATE_OK;
-    tlb_flush(cs);
+    /* L1's translations were never touched (its own MMU indexes). */
     cs->exception_index = -1;
     cpu_loop_exit(cs);
 }

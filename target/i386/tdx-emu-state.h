@@ -59,6 +59,9 @@ typedef struct TdxEmuTdState {
      * fault path (translation may run in a probe that must not fault yet). */
     int xlate_fail;             /* enum tdx_td_xlate */
     struct tdx_td_exit xlate_exit;
+    /* Whose translations the TD MMU indexes hold (NULL: none known). */
+    const struct tdx_vcpu *tlb_vcpu;
+    uint64_t tlb_shared_eptp;
     uint64_t l1_save[TDX_EMU_L1_SAVE_SIZE / 8];
 } TdxEmuTdState;
 

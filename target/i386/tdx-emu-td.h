@@ -13,16 +13,21 @@
  *     translate guest-physical addresses.
  *  2. tdx_emu_td_enter() saves L1's state (all of it that TD code can
  *     change, inside env->tdx_emu_td: no allocation), loads run.state
- *     (FPU/SSE reset values when !xsave_valid), sets in_td, flushes the
- *     whole TLB (at every entry and every exit) and resumes execution:
- *     the next TB is TD code.
+ *     (FPU/SSE reset values when !xsave_valid), sets in_td and hflags'
+ *     HF_TDX_EMU_TD (TD code translates through MMU indexes of its own,
+ *     qemu/patches/0012, so neither entry nor exit flushes L1's), flushes
+ *     the TD's indexes if they may hold another context's or stale
+ *     translations, and resumes execution: the next TB is TD code.
  *  3. While in_td, every guest-physical address (final addresses and the
  *     guest's own page-table walks) goes through tdx_emu_td_translate()
  *     (td-ept.c): called from TLB fills, at most once per fill, with
  *     READ, READ|WRITE (stores; also the TD's own page-table walk, since
  *     QEMU's walker may set A/D bits) or FETCH; the mapping is cached as
- *     one 4 KiB page with exactly that permission until the next entry or
- *     exit (or a TD INVLPG/CR3 write flushing it). It may be called from a
+ *     one 4 KiB page with exactly that permission, across exits and
+ *     entries, until the TD flushes it (INVLPG, CR3 write), L1 executes
+ *     INVEPT, or an entry finds it stale (run.flush_tlb: a TD epoch the
+ *     vCPU has not seen or a vCPU new to this LP; another vCPU ran here;
+ *     a new shared EPTP): the module's TLB-tracking rules, as on silicon. It may be called from a
  *     probe whose failure is never raised. TDCALL goes to the core's
  *     tdx_tdcall() (CPL > 0: #GP(0) and outside a TD: #UD, neither reaches
  *     the core). The VMX instructions and SEAMCALL are #UD.
@@ -141,6 +146,8 @@ G_NORETURN void tdx_emu_td_triple_fault(CPUX86State *env, uintptr_t retaddr);
  * @l1_next_rip at TD exit.
  */
 G_NORETURN void tdx_emu_td_enter(CPUX86State *env, uint64_t l1_next_rip);
+/* Drop the TD translations this logical processor caches (INVEPT too). */
+void tdx_emu_td_flush_tlb(CPUX86State *env);
 /* vmx-helper.c: TDCALL (#UD outside a TD); returns when the TD continues. */
 void tdx_emu_td_tdcall(CPUX86State *env, int insn_len, uintptr_t retaddr);
 

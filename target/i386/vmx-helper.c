@@ -370,9 +370,11 @@ void helper_vmx_vmwrite(CPUX86State *env, target_ulong field,
 /* ---- INVEPT / INVVPID --------------------------------------------------- */
 
 /*
- * No VM ever runs, so there are no EPT- or VPID-tagged translations to
- * drop: both instructions validate their operands and succeed. (TD-guest
- * mode, when it lands, flushes its own translations here.)
+ * The only VMs that run are TDs (td-guest.c), whose shared GPAs go through
+ * KVM's EPT: INVEPT drops the TD translations this logical processor
+ * caches (any context: KVM flushes the shared EPT this way before it
+ * enters a TD whose shared mappings changed). INVVPID has nothing to drop
+ * (a TD's linear translations are the module's business, not VPID's).
  */
 void helper_vmx_invept(CPUX86State *env, target_ulong type, target_ulong addr)
 {
@@ -397,6 +399,7 @@ void helper_vmx_invept(CPUX86State *env, target_ulong type, target_ulong addr)
         vmx_fail(env, VMXERR_INVALID_INV_OPERAND);
         return;
     }
+    tdx_emu_td_flush_tlb(env);
     vmx_succeed(env);
 }
 

@@ -14,18 +14,47 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TDX_EMU_CACHE=${TDX_EMU_CACHE:-$HOME/.cache/tdx-emu}
 eval "$(cat "$TDX_EMU_CACHE/artifacts.env")"
-pingpong_n=20000 pp_vcpus=1
+pingpong_n=20000 pp_vcpus=1 versus='' rounds=3
 while [ $# -gt 0 ]; do
     case "$1" in
         --pingpong) pingpong_n=$2; shift 2 ;;
         --vcpus) pp_vcpus=$2; shift 2 ;;
-        *) echo "usage: $0 [--pingpong N] [--vcpus V]" >&2; exit 2 ;;
+        --versus) versus=$2; shift 2 ;;
+        --rounds) rounds=$2; shift 2 ;;
+        *) echo "usage: $0 [--pingpong N] [--vcpus V] [--versus QEMU [--rounds R]]" >&2; exit 2 ;;
     esac
 done
+[ -z "$versus" ] || [ -x "$versus" ] || { echo "td-bench: --versus $versus: no such executable" >&2; exit 2; }
 stub="$NATIVE_BUILD/guest/td-payload-stub.bin"
 [ -f "$stub" ] || { echo "td-bench: $stub missing (bash scripts/build-native.sh)" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+# (c): pingpong QEMU LOG -> prints the tdvmm pingpong line
+pingpong() {
+    local q=()
+    [ -z "$1" ] || q=(--qemu "$1")
+    bash "$ROOT/scripts/run-l1.sh" --quiet --log "$2" --job td-run --timeout 600 "${q[@]}" \
+        --smp "$(( pp_vcpus > 2 ? pp_vcpus : 2 ))" \
+        --append "tdx_emu.td_vcpus=$pp_vcpus tdx_emu.td_mode=pingpong:$pingpong_n tdx_emu.td_timeout=500" \
+        > "$2.summary" 2>&1 || { cat "$2.summary"; grep -E 'tdvmm|td vcpu' "$2" | tail; exit 1; }
+    grep -m1 'TDX-EMU-L1: tdvmm pingpong' "$2" ||
+        { echo "td-bench: pingpong run failed"; grep -E 'tdvmm|td vcpu' "$2" | tail; exit 1; }
+}
+if [ -n "$versus" ]; then
+    built=() other=()
+    for r in $(seq "$rounds"); do
+        line=$(pingpong "$versus" "$work/pp-other-$r.log"); echo "round $r other: $line"
+        other+=("${line##*per-second=}")
+        line=$(pingpong "" "$work/pp-built-$r.log"); echo "round $r built: $line"
+        built+=("${line##*per-second=}")
+    done
+    printf '%s\n' "${built[@]}" > "$work/built"; printf '%s\n' "${other[@]}" > "$work/other"
+    med() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+    awk -v b="$(med "$work/built")" -v o="$(med "$work/other")" -v n="$rounds" 'BEGIN {
+        printf "pingpong exits/s, median of %d: built %.0f, other %.0f, built/other = %.2f\n", n, b, o, b / o }'
+    exit 0
+fi
 
 # (b) first: it tells N.
 t0=$EPOCHREALTIME
@@ -54,10 +83,6 @@ awk -v td="$td" -v pl="$plain" 'BEGIN {
         td, pl, r, r <= 1.25 ? "met" : "NOT met" }'
 
 # (c)
-bash "$ROOT/scripts/run-l1.sh" --quiet --log "$work/pp.log" --job td-run --timeout 600 \
-    --smp "$(( pp_vcpus > 2 ? pp_vcpus : 2 ))" \
-    --append "tdx_emu.td_vcpus=$pp_vcpus tdx_emu.td_mode=pingpong:$pingpong_n tdx_emu.td_timeout=500" \
-    > "$work/pp.summary" 2>&1 || { cat "$work/pp.summary"; grep -E 'tdvmm|td vcpu' "$work/pp.log" | tail; exit 1; }
+pingpong "" "$work/pp.log" > "$work/pp.line"
 grep -E 'td-payload vcpu [0-9]+ pingpong' "$work/pp.log" | sed 's/^TDX-EMU-L1: td vcpu[0-9]*: /TD: /'
-grep -m1 'TDX-EMU-L1: tdvmm pingpong' "$work/pp.log" ||
-    { echo "td-bench: pingpong run failed"; grep -E 'tdvmm|td vcpu' "$work/pp.log" | tail; exit 1; }
+cat "$work/pp.line"
