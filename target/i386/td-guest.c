@@ -240,6 +240,7 @@ G_NORETURN void tdx_emu_td_enter(CPUX86State *env, uint64_t l1_next_rip)
 {
     CPUState *cs = env_cpu(env);
     TdxEmuTdState *td = &env->tdx_emu_td;
+    enum tdx_td_tlb_reason why;
 
     g_assert(td->run.state);
     env->eip = l1_next_rip;
@@ -254,13 +255,13 @@ G_NORETURN void tdx_emu_td_enter(CPUX86State *env, uint64_t l1_next_rip)
     /*
      * TD code translates through its own MMU indexes (qemu/patches/0012)
      * and its TBs carry HF_TDX_EMU_TD, so L1's translations need no flush.
-     * The TD's do when they may be another context's or stale: the module
-     * says so (a TD epoch this vCPU has not seen, or the vCPU is new to
-     * this logical processor: TDX's own TLB-tracking rule), another TD
-     * vCPU ran here last, or KVM's shared EPT root changed.
+     * The TD's go when the core says they may be stale or another
+     * context's (tdx_td_run_tlb_reason(): TDX's TLB-tracking rule, another
+     * vCPU, another shared EPT root).
      */
-    if (td->run.flush_tlb || td->tlb_vcpu != td->run.vcpu ||
-        td->tlb_shared_eptp != td->run.shared_eptp) {
+    why = tdx_td_run_tlb_reason(&td->run, td->tlb_vcpu, td->tlb_shared_eptp);
+    tdx_td_tlb_count(td->run.m, why);
+    if (why != TDX_TD_TLB_KEEP) {
         tdx_emu_td_flush_tlb(env);
         td->tlb_vcpu = td->run.vcpu;
         td->tlb_shared_eptp = td->run.shared_eptp;

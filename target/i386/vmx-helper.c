@@ -379,6 +379,7 @@ void helper_vmx_vmwrite(CPUX86State *env, target_ulong field,
 void helper_vmx_invept(CPUX86State *env, target_ulong type, target_ulong addr)
 {
     uintptr_t ra = GETPC();
+    struct tdx_module *m;
     uint64_t eptp;
 
     vmx_check_root(env, ra);
@@ -400,6 +401,10 @@ void helper_vmx_invept(CPUX86State *env, target_ulong type, target_ulong addr)
         return;
     }
     tdx_emu_td_flush_tlb(env);
+    m = tdx_emu_module_of(env_cpu(env));
+    if (m) {
+        tdx_td_tlb_count(m, TDX_TD_TLB_INVEPT);
+    }
     vmx_succeed(env);
 }
 

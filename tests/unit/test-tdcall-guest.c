@@ -392,14 +392,39 @@ static void test_cpuid_configuration(void)
     r[0] = 0; r[1] = r[2] = r[3] = 0xFFFFFFFF;
     tdx_td_run_cpuid(&run, 7, 0, r);
     TDXT_EXPECT(r[1] == 0x1, "CPUID(7,0).EBX: expected the configured 0x1, got %#x", r[1]);
+    /* Allow-direct: a flag the VMM sets but the CPU lacks stays clear
+     * (INVPCID, EBX bit 10: a TD must not see an instruction that #UDs). */
+    for (unsigned i = 0; i < td->num_cpuid; i++) {
+        if (td->cpuid[i].leaf == 7 && td->cpuid[i].subleaf == 0) {
+            td->cpuid[i].v[1] = 0x401 & td->cpuid[i].mask[1];
+        }
+    }
+    r[0] = 0; r[1] = 0x1; r[2] = r[3] = 0;
+    tdx_td_run_cpuid(&run, 7, 0, r);
+    TDXT_EXPECT(r[1] == 0x1, "CPUID(7,0).EBX: configured 0x401 on a CPU with 0x1: expected 0x1, "
+                "got %#x", r[1]);
     r[0] = 0x806F8; r[1] = 0; r[2] = 0x7FFAFBFF; r[3] = 0xBFEBFBFF;
     tdx_td_run_cpuid(&run, 1, 0, r);
-    TDXT_EXPECT(r[2] == 0x80000000u && r[3] == 0x200u && r[0] == 0,
-                "CPUID(1): expected configured zeros plus fixed bits (EAX 0, ECX 0x80000000, "
-                "EDX 0x200), got EAX %#x ECX %#x EDX %#x", r[0], r[2], r[3]);
+    TDXT_EXPECT(r[2] == 0x80000000u && r[3] == 0x200u && r[0] == 0x806F8,
+                "CPUID(1): expected configured zeros plus fixed bits (ECX 0x80000000, EDX "
+                "0x200) and the native F/M/S for a configured 0 (EAX 0x806F8), got EAX %#x "
+                "ECX %#x EDX %#x", r[0], r[2], r[3]);
     r[0] = 0; r[1] = 0xFFFFFFFF;
     tdx_td_run_cpuid(&run, 7, 1, r);
     TDXT_EXPECT(r[1] == 0xFFFFFFFF, "CPUID(7,1): not configurable, native (EBX %#x)", r[1]);
+    /* XSAVE (0xD) follows the CPU, whatever the VMM configured: its XCR0
+     * bits without the matching sizes would be inconsistent. */
+    for (unsigned i = 0; i < td->num_cpuid; i++) {
+        if (td->cpuid[i].leaf == 0xD && td->cpuid[i].subleaf == 0) {
+            td->cpuid[i].v[0] = 0x207 & td->cpuid[i].mask[0];
+            seen |= 4;
+        }
+    }
+    r[0] = 0x7; r[1] = r[2] = 0x340; r[3] = 0;
+    tdx_td_run_cpuid(&run, 0xD, 0, r);
+    TDXT_EXPECT(seen == 7 && r[0] == 0x7 && r[1] == 0x340,
+                "CPUID(0xD,0): expected the CPU's EAX 0x7 EBX 0x340, got EAX %#x EBX %#x "
+                "(configured: %u)", r[0], r[1], seen);
     memcpy(td->cpuid, saved, sizeof(saved));
 }
 

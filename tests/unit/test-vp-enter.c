@@ -98,10 +98,28 @@ static void test_enter_basic(void)
     /* Same epoch, same LP: no flush needed. */
     TDXT_EXPECT_STATUS(enter(&e, 0, &out), TDX_SUCCESS, "re-enter");
     TDXT_EXPECT(!out.run.flush_tlb, "no flush without a new epoch");
+    /* The CPU side keeps this vCPU's translations only if they are its
+     * own and came through the same shared EPT root. */
+    TDXT_EXPECT(tdx_td_run_tlb_reason(&out.run, out.run.vcpu, out.run.shared_eptp) ==
+                TDX_TD_TLB_KEEP, "same vCPU, epoch, shared EPTP: expected kept, got %s",
+                tdx_td_tlb_reason_name(tdx_td_run_tlb_reason(&out.run, out.run.vcpu,
+                                                             out.run.shared_eptp)));
+    TDXT_EXPECT(tdx_td_run_tlb_reason(&out.run, NULL, out.run.shared_eptp) ==
+                TDX_TD_TLB_OTHER_VCPU, "none known: expected other-vcpu");
+    TDXT_EXPECT(tdx_td_run_tlb_reason(&out.run, out.run.vcpu, out.run.shared_eptp ^ 0x1000) ==
+                TDX_TD_TLB_SHARED_EPTP, "another shared EPT root: expected shared-eptp");
     leave(&out, false, 0, 0, 4);
     TDXT_EXPECT_STATUS(st_track(&e, 1), TDX_SUCCESS, "TRACK");
     TDXT_EXPECT_STATUS(enter(&e, 0, &out), TDX_SUCCESS, "enter after TRACK");
     TDXT_EXPECT(out.run.flush_tlb, "new epoch -> flush");
+    TDXT_EXPECT(tdx_td_run_tlb_reason(&out.run, out.run.vcpu, out.run.shared_eptp) ==
+                TDX_TD_TLB_TRACKING, "new epoch: expected tlb-tracking, got %s",
+                tdx_td_tlb_reason_name(tdx_td_run_tlb_reason(&out.run, out.run.vcpu,
+                                                             out.run.shared_eptp)));
+    tdx_td_tlb_count(e.p->m, TDX_TD_TLB_TRACKING);
+    TDXT_EXPECT(tdx_module_stats(e.p->m)->td_tlb[TDX_TD_TLB_TRACKING] == 1 &&
+                !strcmp(tdx_td_tlb_reason_name(TDX_TD_TLB_INVEPT), "invept") &&
+                !tdx_td_tlb_reason_name(TDX_TD_TLB_NUM_REASONS), "counted and named");
     leave(&out, false, 0, 0, 4);
     st_expect_invariants(&e, "basic");
     st_teardown(&e);

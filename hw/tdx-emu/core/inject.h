@@ -178,6 +178,9 @@ struct tdx_stats {
      * EPT-violation exit. */
     _Atomic uint64_t zero_step_entries;
     _Atomic uint64_t zero_step_synthetic_exits;
+    /* TD translations at each TDH.VP.ENTER that went in (kept, or dropped
+     * and why) and at L1's INVEPT: enum tdx_td_tlb_reason (tdx-core.h). */
+    _Atomic uint64_t td_tlb[8];
     /* #VE the module raised in TDs, by reason (td-ve.h: TDX_VE_*), and
      * #DF raised instead because VE_INFO was still valid. */
     _Atomic uint64_t ve[8];

@@ -147,25 +147,107 @@ enum tdx_td_xlate tdx_td_translate_private(struct tdx_td_run *run, uint64_t gpa,
     return TDX_TD_XLATE_EXIT;
 }
 
+enum tdx_td_tlb_reason tdx_td_run_tlb_reason(const struct tdx_td_run *run,
+                                             const struct tdx_vcpu *last_vcpu,
+                                             uint64_t last_shared_eptp)
+{
+    if (run->flush_tlb) {
+        return TDX_TD_TLB_TRACKING;
+    }
+    /* Translations are per vCPU (its own CR3, its own VE_INFO decisions);
+     * a vCPU that ran elsewhere in between came back with flush_tlb set. */
+    if (last_vcpu != run->vcpu) {
+        return TDX_TD_TLB_OTHER_VCPU;
+    }
+    /* Shared GPAs went through KVM's EPT: another root, other mappings. */
+    if (last_shared_eptp != run->shared_eptp) {
+        return TDX_TD_TLB_SHARED_EPTP;
+    }
+    return TDX_TD_TLB_KEEP;
+}
+
+_Static_assert(TDX_TD_TLB_NUM_REASONS <= sizeof(((struct tdx_stats *)0)->td_tlb) /
+               sizeof(((struct tdx_stats *)0)->td_tlb[0]), "stats.td_tlb too small");
+
+void tdx_td_tlb_count(struct tdx_module *m, enum tdx_td_tlb_reason why)
+{
+    if ((unsigned)why < TDX_TD_TLB_NUM_REASONS) {
+        atomic_fetch_add_explicit(&m->stats.td_tlb[why], 1, memory_order_relaxed);
+    }
+}
+
+const char *tdx_td_tlb_reason_name(enum tdx_td_tlb_reason why)
+{
+    static const char *const names[TDX_TD_TLB_NUM_REASONS] = {
+        [TDX_TD_TLB_KEEP] = "kept",
+        [TDX_TD_TLB_TRACKING] = "tlb-tracking",
+        [TDX_TD_TLB_OTHER_VCPU] = "other-vcpu",
+        [TDX_TD_TLB_SHARED_EPTP] = "shared-eptp",
+        [TDX_TD_TLB_INVEPT] = "invept",
+    };
+
+    return (unsigned)why < TDX_TD_TLB_NUM_REASONS ? names[why] : NULL;
+}
+
 /*
- * What the TD sees: the CPU's values, the VMM's TD_PARAMS configuration in
- * place of the configurable bits (validated at TDH.MNG.INIT), then the
- * module's fixed and dynamic bits (tdx_td_cpuid()), which win.
+ * Intel's two kinds of configurable CPUID bits (TDH.MNG.INIT): feature
+ * flags are "allow direct", the TD sees one only if the CPU has it and the
+ * VMM left it set (a VMM cannot give a TD an instruction the CPU lacks);
+ * others are "config direct", the VMM's value as it is (family/model/
+ * stepping, CLFLUSH size). Rows: the leaves whose configuration reaches
+ * the TD, and their registers (bit k = EAX..EDX) that are allow-direct.
+ * The other configurable leaves (0xD: XSAVE, which Intel's module derives
+ * from XFAM; 0x80000008: address widths) are validated at TDH.MNG.INIT but
+ * the TD sees the CPU's values: applying the VMM's XCR0 bits to 0xD.0 EAX
+ * without the matching sizes makes Linux disable XSAVE and oops.
+ */
+static const struct {
+    uint32_t leaf;
+    uint8_t allow_direct_regs;
+} cpuid_applied[] = {
+    { 0x1, 1 << 2 | 1 << 3 },                   /* ECX, EDX */
+    { 0x7, 1 << 1 | 1 << 2 | 1 << 3 },          /* EBX, ECX, EDX */
+};
+
+/* -1: the leaf's configuration does not reach the TD; else the regs mask. */
+static int cpuid_applied_regs(uint32_t leaf)
+{
+    for (unsigned i = 0; i < sizeof(cpuid_applied) / sizeof(cpuid_applied[0]); i++) {
+        if (cpuid_applied[i].leaf == leaf) {
+            return cpuid_applied[i].allow_direct_regs;
+        }
+    }
+    return -1;
+}
+
+/*
+ * What the TD sees: the CPU's values, the VMM's TD_PARAMS configuration
+ * applied to the configurable bits of the leaves above (validated at
+ * TDH.MNG.INIT)
+ * (CPUID(1).EAX configured 0 means the native F/M/S, as in Intel's
+ * module), then the module's fixed and dynamic bits (tdx_td_cpuid()),
+ * which win.
  */
 void tdx_td_run_cpuid(const struct tdx_td_run *run, uint32_t leaf,
                       uint32_t subleaf, uint32_t r[4])
 {
     const struct tdx_td *td = run->td;
+    int allow_direct = cpuid_applied_regs(leaf);
 
-    for (unsigned i = 0; i < td->num_cpuid; i++) {
+    for (unsigned i = 0; allow_direct >= 0 && i < td->num_cpuid; i++) {
         const struct tdx_td_cpuid *e = &td->cpuid[i];
 
-        if (e->leaf == leaf && (e->subleaf == 0xFFFFFFFFu || e->subleaf == subleaf)) {
-            for (unsigned k = 0; k < 4; k++) {
+        if (e->leaf != leaf || (e->subleaf != 0xFFFFFFFFu && e->subleaf != subleaf)) {
+            continue;
+        }
+        for (unsigned k = 0; k < 4; k++) {
+            if (allow_direct >> k & 1) {
+                r[k] &= e->v[k] | ~e->mask[k];
+            } else if (!(leaf == 1 && k == 0 && e->v[0] == 0)) {
                 r[k] = (r[k] & ~e->mask[k]) | (e->v[k] & e->mask[k]);
             }
-            break;
         }
+        break;
     }
     tdx_td_cpuid(run->td->cfg.tsc_frequency, run->vcpu->x2apic_id, leaf,
                  subleaf, r);

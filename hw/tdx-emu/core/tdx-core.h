@@ -265,6 +265,30 @@ void tdx_td_run_cpuid(const struct tdx_td_run *run, uint32_t leaf,
                       uint32_t subleaf, uint32_t r[4]);
 
 /*
+ * The TD translations a logical processor caches (the CPU side keeps them
+ * across exits and entries) and why an entry must drop them: a TD epoch
+ * this vCPU has not seen or a vCPU new to this LP (run->flush_tlb, TDX's
+ * TLB-tracking rule), another vCPU's translations (or none known), or a
+ * shared EPT root other than the one they came through. INVEPT in L1 drops
+ * them too. TDX_TD_TLB_KEEP: nothing says they are stale.
+ */
+enum tdx_td_tlb_reason {
+    TDX_TD_TLB_KEEP,
+    TDX_TD_TLB_TRACKING,
+    TDX_TD_TLB_OTHER_VCPU,
+    TDX_TD_TLB_SHARED_EPTP,
+    TDX_TD_TLB_INVEPT,
+    TDX_TD_TLB_NUM_REASONS
+};
+
+enum tdx_td_tlb_reason tdx_td_run_tlb_reason(const struct tdx_td_run *run,
+                                             const struct tdx_vcpu *last_vcpu,
+                                             uint64_t last_shared_eptp);
+/* Counts one entry's (or INVEPT's) decision in the statistics. */
+void tdx_td_tlb_count(struct tdx_module *m, enum tdx_td_tlb_reason why);
+const char *tdx_td_tlb_reason_name(enum tdx_td_tlb_reason why);
+
+/*
  * Consistency check for tests and debug builds: no lock held by a finished
  * call (lock-hold injection rules excepted), PAMT consistent with the
  * module's objects. Returns true when consistent; otherwise describes the

@@ -105,6 +105,12 @@ void tdx_emu_print_info(TdxEmuState *s, GString *out)
                            "exclusively, %" PRIu64 " synthetic EPT-violation exits",
                            (uint64_t)st->zero_step_entries,
                            (uint64_t)st->zero_step_synthetic_exits);
+    g_string_append(out, "\n  TD translations at VP.ENTER (kept across exits, or "
+                    "dropped and why) and at INVEPT:");
+    for (unsigned i = 0; i < TDX_TD_TLB_NUM_REASONS; i++) {
+        g_string_append_printf(out, " %s=%" PRIu64, tdx_td_tlb_reason_name(i),
+                               (uint64_t)st->td_tlb[i]);
+    }
     g_string_append(out, "\n  #VE injected into TDs:");
     for (unsigned i = 0; i < TDX_VE_NUM_COUNTERS; i++) {
         g_string_append_printf(out, " %s=%" PRIu64, tdx_ve_counter_name(i),
