@@ -22,7 +22,7 @@ boot realtd --smp 2 --mem 2G --timeout "${TDX_EMU_REAL_TD_TIMEOUT:-600}" \
 echo "measured: whole run $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s (run-l1 rc=$rc)"
 grep -E '^TDX-EMU-HOST: init-seconds|^TDX-EMU-L1: real-td: (qemu rc|times)|^TDX-EMU-TD: workload' \
     "$WORK/realtd.log" | sed 's/^/measured: /' || true
-grep -E '^  #VE injected|^  requests this module does not know|^    (TD[HG]\.[A-Z.]+ +field|unknown leaf) |^    (TDH.VP.ENTER|TDG.VP.VMCALL|TDH.MEM.PAGE.AUG|TDG.MEM.PAGE.ACCEPT) ' \
+grep -E '^  #VE injected|^  TD translations at VP.ENTER|^  requests this module does not know|^    (TD[HG]\.[A-Z.]+ +field|unknown leaf) |^    (TDH.VP.ENTER|TDG.VP.VMCALL|TDH.MEM.PAGE.AUG|TDG.MEM.PAGE.ACCEPT) ' \
     "$WORK/realtd.log" | sed 's/^ */measured: /' || true
 # How far the stack got, in the order it gets there.
 stage=none

@@ -32,6 +32,17 @@ read -r _ _ removed _ <<< "$(grep -m1 -E '^    TDH\.MEM\.PAGE\.REMOVE ' "$WORK/r
 [ "$removed" -ge 1536 ] || fail "TDH.MEM.PAGE.REMOVE: expected >= 1536 successful calls (1024 for the conversions, 512 at teardown), got $removed"
 ok "RANGE.BLOCK, TRACK and PAGE.REMOVE succeeded for the conversions while the TD ran"
 
+# TD translations survive exits (target/i386/td-guest.c): most entries keep
+# them, and the TRACKs of the conversions (new TD epochs) drop them, as TDX's
+# TLB tracking says; a CPU side that ignored the epoch shows tlb-tracking=0.
+tlb=$(grep -m1 '^  TD translations at VP.ENTER' "$WORK/run.log") ||
+    fail "info tdx: expected the 'TD translations at VP.ENTER' line, got none"
+kept=$(sed -n 's/.* kept=\([0-9]*\).*/\1/p' <<< "$tlb")
+tracking=$(sed -n 's/.* tlb-tracking=\([0-9]*\).*/\1/p' <<< "$tlb")
+[ "${kept:-0}" -ge 1 ] && [ "${tracking:-0}" -ge 8 ] ||
+    fail "TD translations: expected kept >= 1 and tlb-tracking >= 8 (one per conversion round and vCPU at least), got: $tlb"
+ok "TD translations kept across exits and dropped at new TD epochs: $tlb"
+
 # The same workload with 4 vCPUs, every module lock held 50 us longer
 # (hold-window-ns): KVM's zaps (TRACK takes the TD epoch exclusively) may
 # now meet VP.ENTERs of the other vCPUs (epoch shared), so both may see
