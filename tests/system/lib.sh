@@ -8,11 +8,23 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TDX_EMU_CACHE=${TDX_EMU_CACHE:-$HOME/.cache/tdx-emu}   # as scripts/lib.sh
 # TDX_EMU_TEST_WORK=DIR keeps the consoles there for reading afterwards.
+# Otherwise a failing test keeps its consoles and summaries (not traces) in
+# $TDX_EMU_CACHE/failed/TEST-TIME/ (the last 20 such directories), so that
+# an intermittent failure can be read after the fact.
+keep_failed_consoles() {
+    local dir
+    dir=$TDX_EMU_CACHE/failed/$(basename "$0" .sh)-$(date +%Y%m%d-%H%M%S)
+    mkdir -p "$dir" &&
+        find "$WORK" -maxdepth 1 -type f \( -name '*.log' -o -name '*.summary' -o -name '*.out' \) \
+            ! -name 'trace*' -size -64M -exec cp {} "$dir/" \; &&
+        echo "consoles of the failed run kept in $dir"
+    ls -1dt "$TDX_EMU_CACHE"/failed/*/ 2>/dev/null | tail -n +21 | xargs -r rm -rf
+}
 if [ -n "${TDX_EMU_TEST_WORK:-}" ]; then
     WORK=$TDX_EMU_TEST_WORK; mkdir -p "$WORK"
 else
     WORK=$(mktemp -d)
-    trap 'rm -rf "$WORK"' EXIT
+    trap 'st=$?; [ "$st" = 0 ] || keep_failed_consoles; rm -rf "$WORK"' EXIT
 fi
 
 fail() { echo "FAIL: $*"; exit 1; }
