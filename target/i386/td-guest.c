@@ -176,10 +176,10 @@ static void state_load(CPUX86State *env, const struct tdx_vcpu_arch *st)
      * @st is a consistent CPU state (EFER.LMA included), so the CRs are
      * stored as they are and then passed through QEMU's helpers only for
      * what those derive (hflags, CR4 bits the CPU model lacks). With the
-     * paging-control bits already equal, the helpers do not flush: the
-     * caller flushes once per world switch, where going through paging off
-     * and on again cost three or four full TLB + jump-cache flushes per
-     * entry and per exit (most of a TDVMCALL round trip, td-bench.sh).
+     * paging-control bits already equal, the helpers do not flush: what a
+     * world switch drops is the caller's decision (tdx_emu_td_enter()).
+     * Going through paging off and on again cost three or four full TLB
+     * and jump-cache flushes per entry and per exit.
      */
     env->cr[0] = st->cr0 | CR0_ET_MASK;
     env->cr[3] = st->cr3;

@@ -8,15 +8,17 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TDX_EMU_CACHE=${TDX_EMU_CACHE:-$HOME/.cache/tdx-emu}   # as scripts/lib.sh
 # TDX_EMU_TEST_WORK=DIR keeps the consoles there for reading afterwards.
-# Otherwise a failing test keeps its consoles and summaries (not traces) in
+# Otherwise a failing test keeps its consoles, summaries and campaign logs
+# (not traces) in
 # $TDX_EMU_CACHE/failed/TEST-TIME/ (the last 20 such directories), so that
 # an intermittent failure can be read after the fact.
 keep_failed_consoles() {
     local dir
     dir=$TDX_EMU_CACHE/failed/$(basename "$0" .sh)-$(date +%Y%m%d-%H%M%S)
     mkdir -p "$dir" &&
-        find "$WORK" -maxdepth 1 -type f \( -name '*.log' -o -name '*.summary' -o -name '*.out' \) \
-            ! -name 'trace*' -size -64M -exec cp {} "$dir/" \; &&
+        (cd "$WORK" && find . -maxdepth 3 -type f \( -name '*.log' -o -name '*.summary' \
+            -o -name '*.out' -o -name 'report.json' \) ! -name 'trace*' -size -64M \
+            -exec cp --parents {} "$dir/" \;) &&
         echo "consoles of the failed run kept in $dir"
     ls -1dt "$TDX_EMU_CACHE"/failed/*/ 2>/dev/null | tail -n +21 | xargs -r rm -rf
 }
