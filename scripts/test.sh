@@ -14,11 +14,17 @@ groups=("$@")
 export FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 
 passed=0 failed=0 skipped=0 failures=()
-result() {   # name rc
+t_all=$EPOCHREALTIME t_test=$EPOCHREALTIME
+since() {    # seconds since $1, one decimal
+    awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'
+}
+result() {   # name rc; the time is since the test's start (t_test)
+    local took
+    took=$(since "$t_test")
     if [ "$2" = 0 ]; then
-        passed=$((passed + 1)); echo "PASS: $1"
+        passed=$((passed + 1)); echo "PASS: $1 [${took} s]"
     else
-        failed=$((failed + 1)); failures+=("$1"); echo "FAIL: $1 (exit $2)"
+        failed=$((failed + 1)); failures+=("$1"); echo "FAIL: $1 (exit $2) [${took} s]"
     fi
 }
 
@@ -27,7 +33,7 @@ eval "$(cat "$TDX_EMU_CACHE/artifacts.env")"
 
 meson_suite() {   # label build-dir suite [meson options...]
     local label=$1 dir=$2 suite=$3; shift 3
-    local out
+    t_test=$EPOCHREALTIME
     NATIVE_BUILD=$dir NATIVE_OPTS="$*" bash "$TDX_EMU_ROOT/scripts/build-native.sh" >/dev/null ||
         { result "$label: build" 1; return; }
     if ! meson test -C "$dir" --no-rebuild --suite "$suite" --print-errorlogs > "$dir.$suite.log" 2>&1; then
@@ -69,6 +75,7 @@ for g in "${groups[@]}"; do
             tail -30 "$QEMU_BUILD/qtest-build.log"; result "qtest: build" 1; continue
         fi
         for t in $qt; do
+            t_test=$EPOCHREALTIME
             if (cd "$QEMU_BUILD" && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
                     timeout 600 "./tests/qtest/$t" --tap -k) > "$QEMU_BUILD/$t.log" 2>&1; then
                 result "qtest: $t ($(grep -c '^ok ' "$QEMU_BUILD/$t.log") cases, $(grep -c '^ok .*# SKIP' "$QEMU_BUILD/$t.log") skipped)" 0
@@ -81,6 +88,7 @@ for g in "${groups[@]}"; do
     system)
         for t in "$TDX_EMU_ROOT"/tests/system/test-*.sh; do
             name=$(basename "$t" .sh)
+            t_test=$EPOCHREALTIME
             if bash "$t" > "$B/system-$name.log" 2>&1; then
                 result "system: $name" 0
                 grep -E '^(ok|measured):' "$B/system-$name.log" | sed 's/^/  /'
@@ -95,5 +103,6 @@ for g in "${groups[@]}"; do
 done
 
 [ $failed = 0 ] || printf 'failed: %s\n' "${failures[@]}"
+echo "wall time: $(since "$t_all") s (build step included)"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ $failed = 0 ]
