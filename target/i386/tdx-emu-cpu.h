@@ -70,6 +70,13 @@ enum { TDX_EMU_MSR_UNHANDLED, TDX_EMU_MSR_HANDLED, TDX_EMU_MSR_GP };
 int tdx_emu_rdmsr(CPUX86State *env, uint32_t index, uint64_t *val);
 int tdx_emu_wrmsr(CPUX86State *env, uint32_t index, uint64_t val);
 
+/*
+ * CPUID 0x15 (TSC/crystal ratio, crystal frequency) and 0x16 (processor
+ * frequencies) of a tdx-emu vCPU into @regs (EAX..EDX); left as they are
+ * without tdx-emu=on or when the TSC rate is unknown.
+ */
+void tdx_emu_cpu_cpuid_freq(CPUX86State *env, uint32_t leaf, uint32_t regs[4]);
+
 /* MOV to CR0/CR4: false when VMX operation forbids the new value (#GP). */
 bool tdx_emu_cr_write_ok(CPUX86State *env, int reg, uint64_t val);
 

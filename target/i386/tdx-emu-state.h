@@ -36,6 +36,7 @@ typedef struct TdxEmuCpuConfig {
     uint32_t keyid_bits;    /* physical-address bits the KeyIDs take */
     uint64_t seamrr_base;   /* the SEAM range the object reserved */
     uint64_t seamrr_size;
+    uint32_t tsc_khz;       /* L1's TSC rate (CPUID 0x15/0x16); 0: unknown */
     struct TdxEmuState *platform; /* the tdx-emu object (QOM owns it) */
 } TdxEmuCpuConfig;
 

@@ -4,6 +4,7 @@
 # split of the tdx-emu object, a TDX host platform and its SEAM range
 # (reserved, all-ones to L1). The vmx-probe job checks the VMX/SEAM
 # instructions from user mode and through KVM (VMLAUNCH fails cleanly).
+# CPUID 0x15/0x16 give L1 its TSC and APIC-timer rates.
 # (test-l1-boot.sh covers the module's initialization and the baselines.)
 . "$(dirname "$0")/lib.sh"
 
@@ -12,7 +13,8 @@ no_line() {
     ok "$3"
 }
 
-boot tdx --smp 2 --hmp-at-exit "xp /2gx 0x1fffffe000000" --hmp-at-exit "xp /2gx 0x1ffffffffffe0"
+boot tdx --smp 2 --hmp-at-exit "xp /2gx 0x1fffffe000000" --hmp-at-exit "xp /2gx 0x1ffffffffffe0" \
+    --hmp-at-exit "info lapic 1" -- -trace tdx_emu_tsc_khz
 [ "$rc" = 0 ] || fail "boot with tdx-emu=on: expected run-l1 exit 0, got $rc"
 expect_line tdx '^TDX-EMU-L1: init reached' "L1 reached init"
 expect_line tdx 'x86/tme: enabled by BIOS' "TME enabled"
@@ -35,6 +37,21 @@ no_line tdx 'TDX not supported by the host platform' "no 'TDX not supported'"
 no_line tdx 'VMX not supported|VMX not enabled|VMX not fully enabled|VMX .* disabled by BIOS' "no 'VMX not supported'"
 no_line tdx 'VMXON faulted|vmread failed|vmwrite failed|vmclear failed|vmptrld failed' "no VMX instruction failure in KVM"
 expect_line tdx '^TDX-EMU-L1: kvm=api-12' "kvm_intel loaded, /dev/kvm"
+# TSC and APIC timer rates from CPUID 0x15/0x16, as silicon reports them:
+# L1 calibrates neither (on a loaded host a calibration was off by up to
+# 30x: KVM then gave TDH.MNG.INIT a TSC_FREQUENCY out of range).
+measured=$(sed -n 's/.*L1 TSC measured at \([0-9]*\) kHz.*/\1/p' "$WORK/tdx.log" | head -1)
+[ -n "$measured" ] || fail "expected the trace line 'L1 TSC measured at N kHz', got none"
+seen=$(sed -n 's/.*tsc: Detected \([0-9]*\)\.\([0-9]*\) MHz TSC.*/\1\2/p' "$WORK/tdx.log" | head -1)
+[ -n "$seen" ] || fail "expected L1's 'tsc: Detected N MHz TSC' (a frequency from CPUID 0x15), got none: $(grep -m3 'tsc:' "$WORK/tdx.log" | tr '\n' '|')"
+[ $(( (seen > measured ? seen - measured : measured - seen) * 10000 <= measured )) = 1 ] ||
+    fail "L1's TSC from CPUID 0x15: expected $measured kHz (within 0.01%), got $seen kHz"
+ok "L1's TSC frequency from CPUID 0x15: $seen kHz (measured $measured kHz)"
+no_line tdx 'TSC calibration|PIT calibration|Unable to calibrate|HPET reference|Refined TSC' "L1 did not calibrate its TSC"
+expect_line tdx 'Calibrating delay loop \(skipped\)' "delay loop from the known TSC rate"
+# CPUID 0x15's crystal is the APIC timer's 1 GHz input: HZ=250 is 4 ms =
+# 250000 counts divided by 16, exactly (a calibrated value wanders).
+expect_line tdx '^Timer.*divide by 16\) initial_count = 250000 ' "APIC timer period from CPUID 0x15, not calibrated"
 expect_line tdx '^TDX-EMU-L1: done rc=0' "L1 job finished, no WARN/BUG"
 
 # KeyID split from the object's properties: 8 TDX + 8 MKTME KeyIDs -> 4 bits.

@@ -265,6 +265,55 @@ static const MemoryRegionOps tdx_emu_seam_ops = {
     .valid.max_access_size = 8,
 };
 
+/*
+ * One reading of the host cycle counter and the CLOCK_MONOTONIC time it was
+ * taken at: of several tries, the one bracketed most tightly by two clock
+ * reads, so that QEMU being preempted (a busy host) cannot bias it.
+ */
+static void tdx_emu_sample_ticks(int64_t *ns, int64_t *ticks)
+{
+    int64_t best = INT64_MAX;
+
+    for (int i = 0; i < 16; i++) {
+        int64_t before = get_clock();
+        int64_t tk = cpu_get_host_ticks();
+        int64_t after = get_clock();
+
+        if (after - before < best) {
+            best = after - before;
+            *ns = before + (after - before) / 2;
+            *ticks = tk;
+        }
+    }
+}
+
+/*
+ * Why measure: without CPUID 0x15 L1 calibrates its TSC and APIC timer
+ * against the PIT/HPET, and on a loaded host a vCPU descheduled in the
+ * middle of that gets values off by 5-30x (89 MHz for a 2.8 GHz TSC seen
+ * here): KVM then hands TDH.MNG.INIT a TSC_FREQUENCY out of range, or L1's
+ * clocks run so slowly that its boot seems to hang. Silicon reports the
+ * frequencies in CPUID; so does this platform. The 20 ms between the two
+ * samples may stretch under load; both clocks keep wall time, so the ratio
+ * does not change.
+ */
+uint32_t tdx_emu_tsc_khz(TdxEmuState *s)
+{
+    int64_t ns0, tk0, ns1, tk1;
+    uint64_t khz;
+
+    if (!s->tsc_khz) {
+        tdx_emu_sample_ticks(&ns0, &tk0);
+        g_usleep(20 * 1000);
+        tdx_emu_sample_ticks(&ns1, &tk1);
+        khz = ns1 > ns0 && tk1 > tk0 ?
+              (uint64_t)(tk1 - tk0) * 1000000 / (uint64_t)(ns1 - ns0) : 0;
+        s->tsc_khz = khz <= UINT32_MAX ? khz : 0;
+        trace_tdx_emu_tsc_khz(s->tsc_khz);
+    }
+    return s->tsc_khz;
+}
+
 bool tdx_emu_reserve_seam_range(TdxEmuState *s, unsigned pa_bits,
                                 uint64_t *base, uint64_t *size, Error **errp)
 {

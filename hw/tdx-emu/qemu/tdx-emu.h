@@ -37,6 +37,9 @@ struct TdxEmuState {
     uint64_t seam_size;
     MemoryRegion seam_mr;
 
+    /* The rate of L1's TSC in kHz: measured by the first tdx-emu vCPU. */
+    uint32_t tsc_khz;
+
     /* The emulated module; created once the machine (RAM, CPUs) exists. */
     struct tdx_module *module;
     Notifier machine_done;
@@ -50,6 +53,14 @@ struct TdxEmuState {
  */
 bool tdx_emu_reserve_seam_range(TdxEmuState *s, unsigned pa_bits,
                                 uint64_t *base, uint64_t *size, Error **errp);
+
+/*
+ * The frequency of the TSC L1 reads, in kHz (0: could not be measured).
+ * Under TCG a guest's TSC is the host's cycle counter, so this is the
+ * host's rate, measured on the first call; later calls return that value,
+ * so every vCPU reports the same one (CPUID 0x15/0x16, tdx-emu-cpu.c).
+ */
+uint32_t tdx_emu_tsc_khz(TdxEmuState *s);
 
 /*
  * The module a tdx-emu vCPU issues SEAMCALLs to, or NULL before the machine
