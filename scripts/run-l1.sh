@@ -146,11 +146,17 @@ done_rc=$(sed -n 's/^TDX-EMU-L1: done rc=\([0-9]*\).*/\1/p' "$log_tmp" | tail -n
 if [ -z "$init_s" ] && [ -n "$done_rc" ]; then
     init_s=?        # the init line was garbled on the console; init ran
 fi
+last_lines() {   # where L1 stopped: the summary above is filtered
+    echo "last console lines:"
+    grep -v '^TDX-EMU-HOST: ' "$log_tmp" | tail -n 12 | sed 's/^/  | /'
+}
 if [ -z "$init_s" ]; then
+    last_lines
     echo "L1 did not reach init (QEMU exit $qemu_rc after ${total}s)"
     exit 2
 fi
 if [ -z "$done_rc" ]; then
+    last_lines
     echo "L1 reached init in ${init_s}s but did not finish (QEMU exit $qemu_rc after ${total}s)"
     exit 3
 fi
