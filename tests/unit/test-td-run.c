@@ -73,10 +73,39 @@ static void test_initial_state_and_vmcall(void)
                 (unsigned long long)out.r15, (unsigned long long)out.rdx);
     TDXT_EXPECT(run.vcpu->state == TDX_VCPU_READY, "READY after the exit");
 
-    /* Re-entry: the host's R10/R11 go back to the guest, RAX = success,
-     * RDX (not exposed) keeps the guest's value. */
+    /*
+     * Re-entry: the host's R10/R11 go back to the guest, RAX = success,
+     * RDX (not exposed) keeps the guest's value. The first attempt meets
+     * a TDH.MEM.TRACK (TD epoch held): BUSY, and every register but RAX
+     * comes back as the host gave it, because KVM re-enters with the same
+     * argument block (tdx_vcpu_run(): vp_enter_args) and the guest's IN
+     * must still get its value then.
+     */
     r = (struct tdx_regs){ .rax = TDH_VP_ENTER, .rcx = e.td.vp[1].tdvpr, .r10 = 0,
-                           .r11 = 0x1234, .rdx = 0x5555 };
+                           .r11 = 0x1234, .rdx = 0x5555, .r12 = 12, .r13 = 13,
+                           .r14 = 14, .r15 = 15, .rbx = 3, .rsi = 6, .rdi = 7,
+                           .r8 = 8, .r9 = 9 };
+    {
+        const struct tdx_regs host = r;
+        char err[128];
+        int id = tdx_inject_hold_lock(e.p->m, TDX_NAMED_TD_EPOCH, e.td.tdr, 0,
+                                      TDX_LOCK_EXCLUSIVE, 0, err, sizeof(err));
+
+        TDXT_EXPECT(id >= 0, "hold the TD epoch: %s", err);
+        TDXT_EXPECT(!tdxt_vp_enter(e.p->m, e.td.vp[1].lp, &r, &run) &&
+                    r.rax == (TDX_OPERAND_BUSY | TDX_OPERAND_ID_TD_EPOCH),
+                    "re-enter during a TRACK: expected BUSY|TD_EPOCH, got %#llx",
+                    (unsigned long long)r.rax);
+        r.rax = host.rax;
+        TDXT_EXPECT(!memcmp(&r, &host, sizeof(r)),
+                    "busy VP.ENTER: expected the host's registers back, got RCX %#llx "
+                    "RDX %#llx R8 %#llx R9 %#llx R10 %#llx R11 %#llx R12 %#llx R15 %#llx",
+                    (unsigned long long)r.rcx, (unsigned long long)r.rdx,
+                    (unsigned long long)r.r8, (unsigned long long)r.r9,
+                    (unsigned long long)r.r10, (unsigned long long)r.r11,
+                    (unsigned long long)r.r12, (unsigned long long)r.r15);
+        tdx_inject_release_hold(e.p->m, id);
+    }
     TDXT_EXPECT(tdxt_vp_enter(e.p->m, e.td.vp[1].lp, &r, &run), "re-enter");
     TDXT_EXPECT(run.state->gpr[0] == 0 && run.state->gpr[11] == 0x1234 &&
                 run.state->gpr[2] == 0xDEAD,

@@ -125,8 +125,13 @@ uint64_t tdx_leaf_vp_enter(struct tdx_call *c, struct tdx_regs *r)
     uint64_t st, epoch;
     bool new_assoc, tree = false;
 
-    /* Outputs not named below (errors, synthetic exits) are zero. */
-    memset(r, 0, sizeof(*r));
+    /*
+     * A failed entry returns only its status: every other register is the
+     * host's input, as in Intel's module (tdh_vp_enter.c, EXIT_FAILURE).
+     * KVM relies on it: it re-enters after a BUSY with the same argument
+     * block, which still holds the results of the guest's last
+     * TDG.VP.VMCALL (R10, R11, ...) for the entry to hand over.
+     */
     if (!run) {
         /* An embedder without a CPU to run TDs on (the QMP doorbell). */
         return TDX_OPERAND_INVALID | TDX_OPERAND_ID_RAX;
@@ -201,6 +206,8 @@ uint64_t tdx_leaf_vp_enter(struct tdx_call *c, struct tdx_regs *r)
             atomic_fetch_sub(&td->epoch_refcount[epoch & 1], 1);
             atomic_fetch_add_explicit(&m->stats.zero_step_synthetic_exits, 1,
                                       memory_order_relaxed);
+            /* An exit, not a failure: its outputs, every other GPR zero. */
+            memset(r, 0, sizeof(*r));
             r->rcx = TDX_ACCESS_WRITE;          /* qualification: a write */
             r->r8 = p->epf_gpa[i] & ~0xFFFULL;
             return TDX_EXIT_REASON_EPT_VIOLATION;
