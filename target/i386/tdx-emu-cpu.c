@@ -261,6 +261,52 @@ unsigned tdx_emu_vmcs_max_index(void)
     return max;
 }
 
+/* ---- CPUID: TSC and APIC-timer frequencies ----------------------------- */
+
+/*
+ * The crystal CPUID 0x15 names is the local APIC timer's input: QEMU's APIC
+ * counts its timer in nanoseconds of the virtual clock, 1 GHz before the
+ * divide configuration. Linux takes lapic_timer_period from it and skips
+ * calibrating the APIC timer (arch/x86/kernel/tsc.c native_calibrate_tsc).
+ */
+#define TDX_EMU_CRYSTAL_KHZ     1000000u
+
+/*
+ * TSC = crystal * EBX / EAX. Linux multiplies crystal kHz by EBX in 32 bits,
+ * so EBX stays at or below UINT32_MAX / crystal kHz (4294): the best ratio
+ * within that bound, searched once when the vCPU is realized.
+ */
+static bool tdx_emu_tsc_ratio(uint32_t tsc_khz, uint32_t *den, uint32_t *num)
+{
+    const uint64_t max_num = UINT32_MAX / TDX_EMU_CRYSTAL_KHZ;
+    uint64_t best_err = UINT64_MAX, best_den = 1;
+
+    *num = 0;
+    for (uint64_t d = 1; d <= max_num; d++) {
+        uint64_t n = ((uint64_t)tsc_khz * d + TDX_EMU_CRYSTAL_KHZ / 2) /
+                     TDX_EMU_CRYSTAL_KHZ;
+        uint64_t off;
+
+        if (n > max_num) {
+            break;
+        }
+        if (n == 0) {
+            continue;
+        }
+        off = n * TDX_EMU_CRYSTAL_KHZ > tsc_khz * d ?
+              n * TDX_EMU_CRYSTAL_KHZ - tsc_khz * d :
+              tsc_khz * d - n * TDX_EMU_CRYSTAL_KHZ;
+        /* Compare off/d across denominators without dividing. */
+        if (*num == 0 || off * best_den < best_err * d) {
+            best_err = off;
+            best_den = d;
+            *num = n;
+            *den = d;
+        }
+    }
+    return *num != 0;
+}
+
 /* ---- Realize ------------------------------------------------------------ */
 
 bool tdx_emu_cpu_realize(X86CPU *cpu, Error **errp)
@@ -321,6 +367,9 @@ bool tdx_emu_cpu_realize(X86CPU *cpu, Error **errp)
      * must reach 0x16 (a user-given "level" below it still wins).
      */
     cfg->tsc_khz = tdx_emu_tsc_khz(cfg->platform);
+    if (!tdx_emu_tsc_ratio(cfg->tsc_khz, &cfg->tsc_den, &cfg->tsc_num)) {
+        cfg->tsc_num = 0;
+    }
     cpu->env.cpuid_min_level = MAX(cpu->env.cpuid_min_level, 0x16);
 
     /* TDX is an Intel platform: Linux only runs its VMX/TDX code there. */
@@ -337,64 +386,20 @@ bool tdx_emu_cpu_realize(X86CPU *cpu, Error **errp)
     return true;
 }
 
-/* ---- CPUID: TSC and APIC-timer frequencies ----------------------------- */
-
-/*
- * The crystal CPUID 0x15 names is the local APIC timer's input: QEMU's APIC
- * counts its timer in nanoseconds of the virtual clock, 1 GHz before the
- * divide configuration. Linux takes lapic_timer_period from it and skips
- * calibrating the APIC timer (arch/x86/kernel/tsc.c native_calibrate_tsc).
- */
-#define TDX_EMU_CRYSTAL_KHZ     1000000u
-
-/*
- * TSC = crystal * EBX / EAX. Linux multiplies crystal kHz by EBX in 32 bits,
- * so EBX stays at or below UINT32_MAX / crystal kHz (4294): the best ratio
- * within that bound, searched once per call (CPUID exits are rare).
- */
-static bool tdx_emu_tsc_ratio(uint32_t tsc_khz, uint32_t *den, uint32_t *num)
-{
-    const uint64_t max_num = UINT32_MAX / TDX_EMU_CRYSTAL_KHZ;
-    uint64_t best_err = UINT64_MAX, best_den = 1;
-
-    *num = 0;
-    for (uint64_t d = 1; d <= max_num; d++) {
-        uint64_t n = ((uint64_t)tsc_khz * d + TDX_EMU_CRYSTAL_KHZ / 2) /
-                     TDX_EMU_CRYSTAL_KHZ;
-        uint64_t off, err;
-
-        if (n > max_num) {
-            break;
-        }
-        if (n == 0) {
-            continue;
-        }
-        off = n * TDX_EMU_CRYSTAL_KHZ > tsc_khz * d ?
-              n * TDX_EMU_CRYSTAL_KHZ - tsc_khz * d :
-              tsc_khz * d - n * TDX_EMU_CRYSTAL_KHZ;
-        /* Compare off/d across denominators without dividing. */
-        err = off;
-        if (*num == 0 || err * best_den < best_err * d) {
-            best_err = err;
-            best_den = d;
-            *num = n;
-            *den = d;
-        }
-    }
-    return *num != 0;
-}
+/* ---- CPUID 0x15/0x16 -------------------------------------------------- */
 
 void tdx_emu_cpu_cpuid_freq(CPUX86State *env, uint32_t leaf, uint32_t regs[4])
 {
-    uint32_t tsc_khz = env->tdx_emu_cfg.tsc_khz, den, num;
+    const TdxEmuCpuConfig *cfg = &env->tdx_emu_cfg;
+    uint32_t tsc_khz = cfg->tsc_khz;
 
-    if (!env->tdx_emu_cfg.enabled || !tsc_khz) {
+    if (!cfg->enabled || !tsc_khz) {
         return;
     }
     if (leaf == 0x15) {
-        if (tdx_emu_tsc_ratio(tsc_khz, &den, &num)) {
-            regs[0] = den;
-            regs[1] = num;
+        if (cfg->tsc_num) {
+            regs[0] = cfg->tsc_den;
+            regs[1] = cfg->tsc_num;
             regs[2] = TDX_EMU_CRYSTAL_KHZ * 1000;
             regs[3] = 0;
         }

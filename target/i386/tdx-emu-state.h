@@ -37,6 +37,8 @@ typedef struct TdxEmuCpuConfig {
     uint64_t seamrr_base;   /* the SEAM range the object reserved */
     uint64_t seamrr_size;
     uint32_t tsc_khz;       /* L1's TSC rate (CPUID 0x15/0x16); 0: unknown */
+    uint32_t tsc_den;       /* CPUID 0x15 EAX: TSC / crystal = num / den */
+    uint32_t tsc_num;       /* CPUID 0x15 EBX; 0: leaf 0x15 left as QEMU has it */
     struct TdxEmuState *platform; /* the tdx-emu object (QOM owns it) */
 } TdxEmuCpuConfig;
 
