@@ -117,11 +117,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else if (op == OP_VP_ENTER) {
             /* A whole run as the CPU side drives it: enter, a guest access
              * and a TDCALL chosen by the record, then the exit. */
-            struct tdx_regs enter = { .rax = TDH_VP_ENTER, .rcx = r.rcx,
-                                      .r10 = r.r8, .r11 = r.r9 };
+            struct tdx_regs enter = { .rax = TDH_VP_ENTER, .rcx = r.rcx, .rdx = r.rdx,
+                                      .r8 = raw, .r10 = r.r8, .r11 = r.r9,
+                                      .r12 = ~raw, .r15 = r.rdx ^ raw };
+            const struct tdx_regs host = enter;
             struct tdx_td_run run;
 
-            if (tdxt_vp_enter(p->m, lp, &enter, &run)) {
+            if (!tdxt_vp_enter(p->m, lp, &enter, &run)) {
+                struct tdx_regs back = enter;
+
+                /* A failed entry returns only RAX (KVM re-enters with the
+                 * same block: the guest's VMCALL results are in it). */
+                back.rax = host.rax;
+                if (tdx_status_is_error(enter.rax) && memcmp(&back, &host, sizeof(back))) {
+                    fprintf(stderr, "VP.ENTER failed with %#llx and changed registers "
+                            "other than RAX\n", (unsigned long long)enter.rax);
+                    abort();
+                }
+            } else {
                 static const uint64_t gleaves[] = {
                     TDG_VP_VMCALL, TDG_MEM_PAGE_ACCEPT, TDG_VP_INFO, 0xFFFF,
                     TDG_MR_RTMR_EXTEND, TDG_VP_VEINFO_GET, TDG_MR_REPORT,
